@@ -1,0 +1,14 @@
+"""Datasets: count matrices with registered cell and gene annotations.
+
+:class:`GeneExpressionDataset` is the base class; loaders of file formats and
+built-in datasets derive from it.
+"""
+from .dataset import CellMeasurement, GeneExpressionDataset, remap_categories
+from .synthetic import SyntheticDataset
+
+__all__ = [
+    "CellMeasurement",
+    "GeneExpressionDataset",
+    "SyntheticDataset",
+    "remap_categories",
+]

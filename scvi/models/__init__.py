@@ -1,0 +1,1 @@
+"""Generative models (VAE, LDVAE, VAEC, SCANVI, TOTALVI, JVAE, AutoZIVAE)."""

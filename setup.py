@@ -1,0 +1,55 @@
+"""Packaging for scvi."""
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(
+    r'^__version__ = "([^"]+)"', (HERE / "scvi" / "__init__.py").read_text(), re.M
+).group(1)
+
+requirements = [
+    # torch is left open; install the build that fits your machine first
+    # (CPU: ``pip install torch==2.13.0``), pip then keeps it.
+    "torch>=1.13",
+    "numpy>=1.23",
+    "scipy>=1.9",
+    "pandas>=1.5",
+    "anndata>=0.8",
+    "h5py>=3.0",
+    "loompy>=3.0",
+    "scikit-learn>=1.1",
+    # loess fit of the seurat_v3 highly variable gene selection
+    "scikit-misc>=0.2",
+    "tqdm>=4.50",
+    "matplotlib>=3.5",
+]
+
+extras = {
+    # scanpy is a reference for the gene selection tests only
+    "test": ["pytest>=7", "scanpy>=1.9", "flake8>=6", "black>=23"],
+    "notebooks": ["scanpy>=1.9", "jupyter", "nbconvert", "nbformat", "ipykernel"],
+    "docs": ["sphinx>=6", "numpydoc"],
+}
+
+setup(
+    name="scvi",
+    version=VERSION,
+    description="Single-cell Variational Inference: probabilistic analysis of "
+    "single-cell omics in PyTorch",
+    long_description=(HERE / "README.rst").read_text(),
+    long_description_content_type="text/x-rst",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["scvi", "scvi.*"]),
+    install_requires=requirements,
+    extras_require=extras,
+    entry_points={"console_scripts": ["scvi=scvi.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Intended Audience :: Science/Research",
+        "Topic :: Scientific/Engineering :: Bio-Informatics",
+        "License :: OSI Approved :: MIT License",
+    ],
+)
