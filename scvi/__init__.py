@@ -4,6 +4,7 @@ The public API follows scVI 0.6: ``scvi.dataset`` loads and filters count data,
 ``scvi.models`` holds the generative models and ``scvi.inference`` trains them and
 queries their posteriors.
 """
+
 from ._settings import set_verbosity
 from ._seed import set_seed
 

@@ -1,4 +1,5 @@
 """``python -m scvi`` runs the ``scvi`` command."""
+
 import sys
 
 from .cli import main

@@ -1,4 +1,5 @@
 """Reproducible random number generation."""
+
 import random
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Logging set-up of the ``scvi`` logger and the verbosity switch."""
+
 import logging
 import sys
 from typing import Union
@@ -45,7 +46,9 @@ def set_verbosity(level: Union[int, str]) -> None:
             )
         level = logging.getLevelName(name)
     elif isinstance(level, bool) or not isinstance(level, int) or level < 0:
-        raise ValueError(f"level must be a logging level such as 'INFO' or 20, got {level!r}")
+        raise ValueError(
+            f"level must be a logging level such as 'INFO' or 20, got {level!r}"
+        )
     logger.setLevel(level)
     for handler in logger.handlers:
         if isinstance(handler, _ScviStreamHandler):

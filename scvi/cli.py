@@ -1,4 +1,5 @@
 """The ``scvi`` command line."""
+
 import argparse
 import sys
 from typing import List, Optional

@@ -3,6 +3,7 @@
 :class:`GeneExpressionDataset` is the base class; loaders of file formats and
 built-in datasets derive from it.
 """
+
 from .dataset import CellMeasurement, GeneExpressionDataset, remap_categories
 from .synthetic import SyntheticDataset
 

@@ -1,4 +1,5 @@
 """Remapping of categorical cell attributes (labels, batches) to [0, N)."""
+
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -66,7 +67,9 @@ def remap_categories(
     pos = np.clip(pos, 0, max(len(sorted_from) - 1, 0))
     if flat.size and (len(sorted_from) == 0 or np.any(sorted_from[pos] != flat)):
         missing = np.setdiff1d(flat, mapping_from)[:10].tolist()
-        raise ValueError(f"original_categories has codes not in mapping_from: {missing}")
+        raise ValueError(
+            f"original_categories has codes not in mapping_from: {missing}"
+        )
     new = mapping_to[order][pos].astype(np.int64).reshape(original.shape)
     n_categories = len(np.unique(mapping_to))
     if mappings_dict is None:

@@ -1,4 +1,5 @@
 """Cell-type (label) operations of GeneExpressionDataset."""
+
 import logging
 from typing import Dict, List, Tuple, Union
 
@@ -38,7 +39,9 @@ class CellTypeMixin:
             return self.cell_types_to_labels(values)
         codes = check_categorical(values, name)
         if codes.size and codes.max() >= len(self.cell_types):
-            raise ValueError(f"{name} has codes beyond the {len(self.cell_types)} types")
+            raise ValueError(
+                f"{name} has codes beyond the {len(self.cell_types)} types"
+            )
         return codes
 
     def filter_cell_types(self, cell_types: Union[List[str], List[int], np.ndarray]):
@@ -91,7 +94,9 @@ class CellTypeMixin:
         labels, _, mappings = remap_categories(
             self.labels,
             mapping_from=order,
-            mappings_dict={m: getattr(self, m) for m in self.attribute_mappings["labels"]},
+            mappings_dict={
+                m: getattr(self, m) for m in self.attribute_mappings["labels"]
+            },
         )
         for name, values in mappings.items():
             setattr(self, name, values)

@@ -1,4 +1,5 @@
 """Validation of user input, with errors that name the offending argument."""
+
 import warnings
 from typing import Optional
 
@@ -63,7 +64,9 @@ def check_length(values, expected: int, name: str, what: str = "cells") -> None:
     """Raise a ValueError unless ``values`` has ``expected`` entries along axis 0."""
     n = values.shape[0] if hasattr(values, "shape") else len(values)
     if n != expected:
-        raise ValueError(f"{name} has {n} entries but the dataset has {expected} {what}")
+        raise ValueError(
+            f"{name} has {n} entries but the dataset has {expected} {what}"
+        )
 
 
 def check_categorical(values, name: str) -> np.ndarray:
@@ -76,7 +79,9 @@ def check_categorical(values, name: str) -> np.ndarray:
         if not np.issubdtype(arr.dtype, np.number) or not np.all(
             np.isfinite(arr) & (arr == np.round(arr))
         ):
-            raise ValueError(f"{name} must hold integer category codes, got {arr.dtype}")
+            raise ValueError(
+                f"{name} must hold integer category codes, got {arr.dtype}"
+            )
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name} must hold non-negative integer codes")

@@ -1,4 +1,5 @@
 """Cell and gene filtering, subsampling and gene lookups of GeneExpressionDataset."""
+
 import logging
 from typing import Optional, Union
 
@@ -23,7 +24,9 @@ class FilterMixin:
         """Keep the cells with at least ``min_count`` counts in total."""
         self.update_cells(row_sums(self.X) >= min_count)
 
-    def filter_genes_by_count(self, min_count: int = 1, per_batch: bool = False) -> None:
+    def filter_genes_by_count(
+        self, min_count: int = 1, per_batch: bool = False
+    ) -> None:
         """Keep the genes with at least ``min_count`` counts in total.
 
         Parameters
@@ -46,7 +49,8 @@ class FilterMixin:
         """Keep the genes whose attribute ``on`` takes one of ``values_to_keep``."""
         if on not in self.gene_attribute_names:
             raise ValueError(
-                f"on={on!r} is not a gene attribute; known: {list(self.gene_attribute_names)}"
+                f"on={on!r} is not a gene attribute; "
+                f"known: {list(self.gene_attribute_names)}"
             )
         self.update_genes(np.isin(getattr(self, on), np.asarray(values_to_keep)))
 
@@ -54,7 +58,8 @@ class FilterMixin:
         """Keep the cells whose attribute ``on`` takes one of ``values_to_keep``."""
         if on not in self.cell_attribute_names:
             raise ValueError(
-                f"on={on!r} is not a cell attribute; known: {list(self.cell_attribute_names)}"
+                f"on={on!r} is not a cell attribute; "
+                f"known: {list(self.cell_attribute_names)}"
             )
         values = np.asarray(getattr(self, on))
         if values.ndim > 1 and values.shape[1] != 1:
@@ -133,7 +138,9 @@ class FilterMixin:
         n_genes = new_n_genes
         if new_ratio_genes is not None:
             if not 0 < new_ratio_genes <= 1:
-                raise ValueError(f"new_ratio_genes must be in (0, 1], got {new_ratio_genes}")
+                raise ValueError(
+                    f"new_ratio_genes must be in (0, 1], got {new_ratio_genes}"
+                )
             n_genes = int(new_ratio_genes * self.nb_genes)
         if n_genes is None and mode in ("variance", "seurat_v3"):
             raise ValueError(f"mode={mode!r} needs new_n_genes or new_ratio_genes")
@@ -152,7 +159,9 @@ class FilterMixin:
         batch_correction = highly_var_genes_kwargs.pop("batch_correction", True)
         if mode != "variance":
             logger.info("extracting highly variable genes")
-        batches = self.batch_indices if batch_correction and self.n_batches > 1 else None
+        batches = (
+            self.batch_indices if batch_correction and self.n_batches > 1 else None
+        )
         selection = highly_variable_genes(
             self.X,
             batch_indices=batches,

@@ -2,6 +2,7 @@
 
 None of them densifies a sparse matrix.
 """
+
 import logging
 from typing import Tuple
 

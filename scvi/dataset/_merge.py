@@ -1,4 +1,5 @@
 """Merging of several GeneExpressionDataset objects on their common genes."""
+
 import logging
 from typing import Dict, List, Optional
 
@@ -45,7 +46,9 @@ def _common_genes(datasets) -> List[np.ndarray]:
         common = common[np.isin(common, other)]
     if common.size == 0:
         raise ValueError("the datasets share no gene name: nothing to merge")
-    logger.info("Keeping %i genes common to the %i datasets", common.size, len(datasets))
+    logger.info(
+        "Keeping %i genes common to the %i datasets", common.size, len(datasets)
+    )
     return [_positions(common, n) for n in names]
 
 
@@ -53,7 +56,8 @@ def _categorical(name: str, datasets, shared_mapping: Optional[str], shared: boo
     """Merge one categorical attribute; return codes and merged mappings."""
     codes = [np.asarray(getattr(d, name)).reshape(-1) for d in datasets]
     mapping_names = [
-        m for m in datasets[0].attribute_mappings[name]
+        m
+        for m in datasets[0].attribute_mappings[name]
         if all(m in d.attribute_mappings[name] for d in datasets)
     ]
     if shared and shared_mapping is not None:
@@ -107,7 +111,8 @@ def _measurements(datasets, intersection: Dict[str, bool]) -> List[CellMeasureme
                 if sp_sparse.issparse(x):
                     x = sp_sparse.csr_matrix(x)
                     block = sp_sparse.csr_matrix(
-                        (x.data, cols[x.indices], x.indptr), shape=(x.shape[0], len(kept))
+                        (x.data, cols[x.indices], x.indptr),
+                        shape=(x.shape[0], len(kept)),
                     )
                 else:
                     block = np.zeros((x.shape[0], len(kept)), dtype=np.asarray(x).dtype)

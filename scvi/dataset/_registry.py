@@ -1,4 +1,5 @@
 """Small containers used by the dataset registries."""
+
 from collections.abc import MutableSet
 from dataclasses import dataclass
 from typing import Iterable, List, Union

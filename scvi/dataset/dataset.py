@@ -1,26 +1,22 @@
 """The base dataset of scvi: counts plus registered cell and gene attributes."""
+
 import logging
 from collections import defaultdict
-from functools import partial
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import List, Optional
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp_sparse
-import torch
 from torch.utils.data import Dataset
 
+from ._anndata_export import dataset_to_anndata
 from ._categories import remap_categories
 from ._cell_types import CellTypeMixin
-from ._checks import (
-    as_index,
-    check_categorical,
-    check_counts,
-    check_length,
-)
+from ._checks import as_index, check_categorical, check_counts, check_length
+from ._collate import CollateMixin
+from ._derived import DerivedDataMixin
 from ._filters import FilterMixin
-from ._matrix import library_size_stats, mean_normalize, nonzero_fraction
-from ._merge import merge_datasets
+from ._matrix import library_size_stats, nonzero_fraction
+from ._populate import PopulateMixin
 from ._registry import CellMeasurement, OrderedSet
 
 logger = logging.getLogger(__name__)
@@ -30,7 +26,9 @@ __all__ = ["GeneExpressionDataset", "CellMeasurement", "remap_categories"]
 _LIBRARY_ATTRIBUTES = ("local_means", "local_vars")
 
 
-class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
+class GeneExpressionDataset(
+    PopulateMixin, FilterMixin, CellTypeMixin, DerivedDataMixin, CollateMixin, Dataset
+):
     """Generic class representing RNA counts and annotation information.
 
     The counts ``X`` (cells x genes, dense or CSR) come with registered cell-wise
@@ -71,275 +69,6 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
         self.attribute_mappings = defaultdict(list)
         self.cell_measurements_col_mappings = dict()
 
-    # ------------------------------------------------------------------ populating
-    def populate_from_data(
-        self,
-        X: Union[np.ndarray, sp_sparse.csr_matrix],
-        Ys: Optional[List[CellMeasurement]] = None,
-        batch_indices: Union[List[int], np.ndarray, sp_sparse.csr_matrix, None] = None,
-        labels: Union[List[int], np.ndarray, sp_sparse.csr_matrix, None] = None,
-        gene_names: Union[List[str], np.ndarray, None] = None,
-        cell_types: Union[List[str], np.ndarray, None] = None,
-        cell_attributes_dict: Optional[Dict[str, Union[List, np.ndarray]]] = None,
-        gene_attributes_dict: Optional[Dict[str, Union[List, np.ndarray]]] = None,
-        remap_attributes: bool = True,
-    ) -> None:
-        """Populate the dataset from a (nb_cells, nb_genes) matrix.
-
-        Parameters
-        ----------
-        X
-            RNA counts, dense or sparse (CSR; CSC and COO are converted). Sparse
-            input stays sparse.
-        Ys
-            Paired measurements, e.g. CITE-seq protein counts or spatial coordinates.
-        batch_indices
-            Batch of each cell, shape (nb_cells,); all zeros by default.
-        labels
-            Label of each cell, shape (nb_cells,): integer codes into ``cell_types``,
-            or names (then ``cell_types`` is built from them, or looked up in it).
-            All zeros by default.
-        gene_names
-            Name of each gene, shape (nb_genes,); ``"0", "1", ...`` by default.
-        cell_types
-            Name of each label code. By default the distinct label values as text.
-        cell_attributes_dict
-            Further cell-wise attributes, each of length nb_cells.
-        gene_attributes_dict
-            Further gene-wise attributes, each of length nb_genes.
-        remap_attributes
-            If True, categorical attributes are remapped to ``0, ..., N - 1`` with
-            :meth:`remap_categorical_attributes`.
-
-        Raises
-        ------
-        ValueError
-            For negative, NaN or infinite counts, or attributes whose length does
-            not match ``X``.
-        """
-        X = check_counts(X, "X")
-        if X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X must have at least one cell and one gene, got {X.shape}")
-        n_cells, n_genes = X.shape
-        if batch_indices is None:
-            batch_indices = np.zeros(n_cells, dtype=np.int64)
-        batch_indices = check_categorical(batch_indices, "batch_indices")
-        check_length(batch_indices, n_cells, "batch_indices")
-        labels, cell_types = self._labels_and_cell_types(labels, cell_types, n_cells)
-        if gene_names is None:
-            gene_names = np.arange(n_genes).astype(str)
-        cell_attributes = {"batch_indices": batch_indices, "labels": labels}
-        cell_attributes.update(cell_attributes_dict or {})
-        gene_attributes = {"gene_names": gene_names}
-        gene_attributes.update(gene_attributes_dict or {})
-        self._populate(
-            X,
-            cell_attributes=cell_attributes,
-            categorical=["batch_indices", "labels"],
-            gene_attributes=gene_attributes,
-            mappings={"labels": {"cell_types": cell_types}},
-            measurements=Ys or [],
-            remap_attributes=remap_attributes,
-        )
-
-    @staticmethod
-    def _labels_and_cell_types(labels, cell_types, n_cells):
-        """Validate labels; accept names as labels; build default cell types."""
-        if labels is None:
-            labels = np.zeros(n_cells, dtype=np.int64)
-        values = np.asarray(labels.todense() if sp_sparse.issparse(labels) else labels)
-        values = values.reshape(-1)
-        check_length(values, n_cells, "labels")
-        if values.dtype.kind in "OUS":
-            names = values.astype(str)
-            if cell_types is None:
-                cell_types, codes = np.unique(names, return_inverse=True)
-            else:
-                cell_types = np.asarray(cell_types).astype(str)
-                lookup = {name: i for i, name in enumerate(cell_types)}
-                unknown = sorted(set(np.unique(names)) - set(lookup))
-                if unknown:
-                    raise ValueError(f"labels has names not in cell_types: {unknown[:10]}")
-                codes = np.array([lookup[name] for name in names], dtype=np.int64)
-            return codes.astype(np.int64), cell_types
-        codes = check_categorical(values, "labels")
-        if cell_types is None:
-            # each type is named after its original code; remapping keeps used ones
-            cell_types = np.arange(codes.max() + 1).astype(str)
-        return codes, np.asarray(cell_types)
-
-    def _populate(
-        self,
-        X,
-        cell_attributes: Dict[str, np.ndarray],
-        categorical: List[str],
-        gene_attributes: Dict[str, np.ndarray],
-        mappings: Dict[str, Dict[str, np.ndarray]],
-        measurements: List[CellMeasurement],
-        remap_attributes: bool,
-    ) -> None:
-        """Set every attribute of a validated matrix; shared by all populate_*."""
-        self._reset()
-        self._X = X
-        for name, values in cell_attributes.items():
-            self.initialize_cell_attribute(name, values, categorical=name in categorical)
-        for name, values in gene_attributes.items():
-            self.initialize_gene_attribute(name, values)
-        for source, source_mappings in mappings.items():
-            for mapping_name, values in source_mappings.items():
-                if values is not None:
-                    self.initialize_mapped_attribute(source, mapping_name, values)
-        for measurement in measurements:
-            self.initialize_cell_measurement(measurement)
-        if remap_attributes:
-            self.remap_categorical_attributes()
-        self.compute_library_size_batch()
-
-    def populate_from_per_batch_list(
-        self,
-        Xs: List[Union[sp_sparse.csr_matrix, np.ndarray]],
-        labels_per_batch: Union[np.ndarray, List[np.ndarray], None] = None,
-        gene_names: Union[List[str], np.ndarray, None] = None,
-        cell_types: Union[List[str], np.ndarray, None] = None,
-        remap_attributes: bool = True,
-    ) -> None:
-        """Populate from a list of count matrices, one per batch.
-
-        Parameters
-        ----------
-        Xs
-            ``n_batches`` matrices of shape (cells_in_batch, nb_genes); batch ``i``
-            gets the cells of ``Xs[i]``.
-        labels_per_batch
-            For each batch, the labels of its cells.
-        gene_names
-            Name of each gene.
-        cell_types
-            Name of each label code.
-        remap_attributes
-            See :meth:`populate_from_data`.
-        """
-        X, blocks = self._stack_blocks(Xs, "Xs")
-        labels = self._concat_per_block(labels_per_batch, Xs, "labels_per_batch")
-        self.populate_from_data(
-            X,
-            batch_indices=blocks,
-            labels=labels,
-            gene_names=gene_names,
-            cell_types=cell_types,
-            remap_attributes=remap_attributes,
-        )
-
-    def populate_from_per_label_list(
-        self,
-        Xs: List[Union[sp_sparse.csr_matrix, np.ndarray]],
-        batch_indices_per_label: Optional[List[Union[List[int], np.ndarray]]] = None,
-        gene_names: Union[List[str], np.ndarray, None] = None,
-        remap_attributes: bool = True,
-    ) -> None:
-        """Populate from a list of count matrices, one per label.
-
-        Parameters
-        ----------
-        Xs
-            ``n_labels`` matrices of shape (cells_with_label, nb_genes); label ``i``
-            is given to the cells of ``Xs[i]``.
-        batch_indices_per_label
-            For each label, the batch indices of its cells.
-        gene_names
-            Name of each gene.
-        remap_attributes
-            See :meth:`populate_from_data`.
-        """
-        X, blocks = self._stack_blocks(Xs, "Xs")
-        batches = self._concat_per_block(
-            batch_indices_per_label, Xs, "batch_indices_per_label"
-        )
-        self.populate_from_data(
-            X,
-            batch_indices=batches,
-            labels=blocks,
-            gene_names=gene_names,
-            remap_attributes=remap_attributes,
-        )
-
-    @staticmethod
-    def _stack_blocks(Xs, name: str) -> Tuple[object, np.ndarray]:
-        """Stack matrices vertically; return the stack and each row's block index."""
-        if not isinstance(Xs, (list, tuple)) or len(Xs) == 0:
-            raise ValueError(f"{name} must be a non-empty list of count matrices")
-        Xs = [check_counts(X, f"{name}[{i}]") for i, X in enumerate(Xs)]
-        n_genes = Xs[0].shape[1]
-        for i, X in enumerate(Xs):
-            if X.shape[1] != n_genes:
-                raise ValueError(
-                    f"{name}[{i}] has {X.shape[1]} genes but {name}[0] has {n_genes}"
-                )
-        blocks = np.concatenate(
-            [np.full(X.shape[0], i, dtype=np.int64) for i, X in enumerate(Xs)]
-        )
-        if any(sp_sparse.issparse(X) for X in Xs):
-            return sp_sparse.vstack(Xs, format="csr"), blocks
-        return np.concatenate(Xs), blocks
-
-    @staticmethod
-    def _concat_per_block(values, Xs, name: str) -> Optional[np.ndarray]:
-        if values is None:
-            return None
-        if len(values) != len(Xs):
-            raise ValueError(f"{name} has {len(values)} entries, one per matrix expected")
-        parts = []
-        for i, (part, X) in enumerate(zip(values, Xs)):
-            part = np.asarray(part).reshape(-1)
-            check_length(part, X.shape[0], f"{name}[{i}]")
-            parts.append(part)
-        return np.concatenate(parts)
-
-    def populate_from_datasets(
-        self,
-        gene_datasets_list: List["GeneExpressionDataset"],
-        shared_labels: bool = True,
-        mapping_reference_for_sharing: Optional[Dict[str, Optional[str]]] = None,
-        cell_measurement_intersection: Optional[Dict[str, bool]] = None,
-    ) -> None:
-        """Populate by merging datasets on the intersection of their gene names.
-
-        Gene-wise attributes come from the first dataset. Cell-wise attributes
-        present in every dataset are concatenated: an attribute shared through a
-        mapping (``labels`` through ``cell_types`` when ``shared_labels``) is
-        remapped onto the union of the mappings; another categorical attribute (such
-        as ``batch_indices``) is offset by the number of categories before it. The
-        datasets given are not modified.
-
-        Parameters
-        ----------
-        gene_datasets_list
-            Populated datasets to merge.
-        shared_labels
-            Whether labels are shared through the ``cell_types`` mapping (the same
-            cell type name in two datasets gets one label) or kept apart.
-        mapping_reference_for_sharing
-            Attribute name -> mapping name (or None) describing how to share further
-            categorical attributes; with None the codes are concatenated as they are.
-        cell_measurement_intersection
-            Measurement name -> True to keep the columns common to all datasets
-            (default), False to take their union (filled with zeros where a dataset
-            lacks a column; see :meth:`get_batch_mask_cell_measurement`).
-
-        Raises
-        ------
-        ValueError
-            If the list is empty, gene names of a dataset are not unique or the
-            datasets share no gene.
-        """
-        merged = merge_datasets(
-            gene_datasets_list,
-            shared_labels=shared_labels,
-            mapping_reference_for_sharing=mapping_reference_for_sharing,
-            cell_measurement_intersection=cell_measurement_intersection,
-        )
-        self._populate(**merged, remap_attributes=True)
-
     # --------------------------------------------------------------- registration
     def _protected_name(self, attribute_name: str, method: str) -> str:
         """Rename an attribute that would shadow the dataset's own members."""
@@ -379,7 +108,9 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
         ValueError
             If the length does not match the number of cells.
         """
-        attribute_name = self._protected_name(attribute_name, "initialize_cell_attribute")
+        attribute_name = self._protected_name(
+            attribute_name, "initialize_cell_attribute"
+        )
         if not sp_sparse.issparse(attribute):
             attribute = np.asarray(attribute)
         check_length(attribute, self.nb_cells, attribute_name)
@@ -408,7 +139,9 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
         ValueError
             If the length does not match the number of genes.
         """
-        attribute_name = self._protected_name(attribute_name, "initialize_gene_attribute")
+        attribute_name = self._protected_name(
+            attribute_name, "initialize_gene_attribute"
+        )
         attribute = np.asarray(attribute)
         check_length(attribute, self.nb_genes, attribute_name, "genes")
         if attribute_name == "gene_names":
@@ -456,10 +189,13 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
         """
         if not isinstance(measurement, CellMeasurement):
             raise ValueError(
-                f"measurement must be a CellMeasurement, got {type(measurement).__name__}"
+                "measurement must be a CellMeasurement, "
+                f"got {type(measurement).__name__}"
             )
         data = measurement.data
-        data = sp_sparse.csr_matrix(data) if sp_sparse.issparse(data) else np.asarray(data)
+        data = (
+            sp_sparse.csr_matrix(data) if sp_sparse.issparse(data) else np.asarray(data)
+        )
         if data.ndim == 1:
             data = data.reshape(-1, 1)
         columns = np.asarray(measurement.columns).reshape(-1)
@@ -610,9 +346,8 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
             if len(names):
                 lines.append(f"  {registry}: " + ", ".join(repr(n) for n in names))
         if self.cell_measurements_col_mappings:
-            lines.append(
-                f"  cell_measurements_col_mappings: {self.cell_measurements_col_mappings}"
-            )
+            mappings = self.cell_measurements_col_mappings
+            lines.append(f"  cell_measurements_col_mappings: {mappings}")
         return "\n".join(lines)
 
     # -------------------------------------------------------------------- updates
@@ -729,148 +464,6 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
         self.initialize_cell_attribute("local_means", local_means)
         self.initialize_cell_attribute("local_vars", local_vars)
 
-    # ------------------------------------------------------------------- versions
-    def normalize(self) -> None:
-        """Store in ``norm_X`` the counts of each cell divided by its mean count.
-
-        Rows of ``norm_X`` average to 1 (empty cells stay zero); it is registered as
-        a dataset version, so filters keep it aligned.
-        """
-        self.norm_X = mean_normalize(self.X)
-        self.register_dataset_version("norm_X")
-
-    def corrupt(self, rate: float = 0.1, corruption: str = "uniform") -> None:
-        """Store in ``corrupted_X`` a copy of ``X`` with some entries perturbed.
-
-        Each entry is picked with probability about ``rate`` (exactly
-        ``floor(rate * n_nonzero)`` of the non-zero entries are drawn; zeros stay zero
-        under both methods) and perturbed:
-
-        - ``"uniform"`` multiplies the count by a Bernoulli(0.9) variable;
-        - ``"binomial"`` replaces the count with a Binomial(count, 0.2) draw.
-
-        Uses NumPy's global random state (see :func:`scvi.set_seed`).
-
-        Parameters
-        ----------
-        rate
-            Fraction of entries to corrupt, in [0, 1].
-        corruption
-            ``"uniform"`` or ``"binomial"``.
-        """
-        if corruption not in ("uniform", "binomial"):
-            raise ValueError(
-                f"corruption must be 'uniform' or 'binomial', got {corruption!r}"
-            )
-        if not 0 <= rate <= 1:
-            raise ValueError(f"rate must be in [0, 1], got {rate}")
-        corrupted = self.X.copy()
-        values = corrupted.data if sp_sparse.issparse(corrupted) else corrupted.reshape(-1)
-        nonzero = np.flatnonzero(values)
-        picked = np.random.choice(nonzero, int(np.floor(rate * nonzero.size)), False)
-        if corruption == "uniform":
-            values[picked] = values[picked] * np.random.binomial(1, 0.9, picked.size)
-        else:
-            values[picked] = np.random.binomial(values[picked].astype(np.int64), 0.2)
-        if sp_sparse.issparse(corrupted):
-            corrupted.eliminate_zeros()
-        self.corrupted_X = corrupted
-        self.register_dataset_version("corrupted_X")
-
-    def raw_counts_properties(
-        self, idx1, idx2
-    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per-gene statistics of the raw counts of two sub-populations.
-
-        Parameters
-        ----------
-        idx1, idx2
-            Cell positions or boolean masks of the two populations.
-
-        Returns
-        -------
-        mean1, mean2, nonz1, nonz2, norm_mean1, norm_mean2
-            Arrays of shape (nb_genes,): mean count, fraction of cells with a
-            non-zero count, and mean of the normalized counts (each cell divided by
-            its mean count, as in :meth:`normalize`) in each population.
-        """
-        results = []
-        for name, idx in (("idx1", idx1), ("idx2", idx2)):
-            rows = as_index(idx, self.nb_cells, name)
-            if rows.size == 0:
-                raise ValueError(f"{name} selects no cell")
-            X = self.X[rows]
-            norm = self.norm_X[rows] if self.norm_X is not None else mean_normalize(X)
-            results.append(
-                (
-                    np.asarray(X.mean(axis=0)).reshape(-1),
-                    nonzero_fraction(X),
-                    np.asarray(norm.mean(axis=0)).reshape(-1),
-                )
-            )
-        (m1, z1, n1), (m2, z2, n2) = results
-        return m1, m2, z1, z2, n1, n2
-
-    # ----------------------------------------------------------------- batching
-    def collate_fn_builder(
-        self,
-        add_attributes_and_types: Optional[Dict[str, type]] = None,
-        override: bool = False,
-        corrupted: bool = False,
-    ) -> Callable[[Union[List[int], np.ndarray]], Tuple[torch.Tensor, ...]]:
-        """Build a collate function giving tensors of the requested attributes.
-
-        By default the tensors are ``X`` (float32), ``local_means``, ``local_vars``
-        (float32), ``batch_indices`` and ``labels`` (int64).
-
-        Parameters
-        ----------
-        add_attributes_and_types
-            Further attribute names and their NumPy dtypes.
-        override
-            If True, only ``add_attributes_and_types`` are returned.
-        corrupted
-            If True, ``corrupted_X`` takes the place of ``X``.
-        """
-        if override:
-            attributes_and_types = dict(add_attributes_and_types or {})
-        else:
-            attributes_and_types = {
-                "corrupted_X" if corrupted else "X": np.float32,
-                "local_means": np.float32,
-                "local_vars": np.float32,
-                "batch_indices": np.int64,
-                "labels": np.int64,
-            }
-            attributes_and_types.update(add_attributes_and_types or {})
-        for name in attributes_and_types:
-            if getattr(self, name, None) is None:
-                hint = " (call corrupt() first)" if name == "corrupted_X" else ""
-                raise ValueError(f"the dataset has no attribute {name!r}{hint}")
-        return partial(self.collate_fn_base, attributes_and_types)
-
-    def collate_fn_base(
-        self, attributes_and_types: Dict[str, type], batch: Union[List[int], np.ndarray]
-    ) -> Tuple[torch.Tensor, ...]:
-        """Gather the rows ``batch`` of each attribute into tensors.
-
-        Parameters
-        ----------
-        attributes_and_types
-            Attribute name -> NumPy dtype of its tensor.
-        batch
-            Cell positions of the mini-batch.
-        """
-        indices = np.asarray(batch, dtype=np.int64).reshape(-1)
-        tensors = []
-        for name, dtype in attributes_and_types.items():
-            values = getattr(self, name)[indices]
-            if sp_sparse.issparse(values):
-                values = values.toarray()
-            tensors.append(torch.from_numpy(np.asarray(values).astype(dtype, copy=False)))
-        return tuple(tensors)
-
-    # ---------------------------------------------------------------- conversion
     def to_anndata(self):
         """Convert to an :class:`anndata.AnnData` (sparse ``X`` stays sparse).
 
@@ -879,33 +472,4 @@ class GeneExpressionDataset(FilterMixin, CellTypeMixin, Dataset):
         attributes (indexed by gene names) and ``uns`` the mappings, the measurement
         column names and ``cell_measurements_col_mappings``.
         """
-        import anndata
-
-        obs, obsm = {}, {}
-        for name in self.cell_attribute_names:
-            values = getattr(self, name)
-            if sp_sparse.issparse(values) or (values.ndim > 1 and values.shape[1] > 1):
-                obsm[name] = values
-            else:
-                obs[name] = np.asarray(values).reshape(-1)
-        cell_types = getattr(self, "cell_types", None)
-        if cell_types is not None and "labels" in self.cell_attribute_names:
-            names = cell_types.astype(str)
-            codes = self.labels.reshape(-1)
-            if len(np.unique(names)) == len(names):
-                obs["cell_types"] = pd.Categorical.from_codes(codes, categories=names)
-            else:
-                obs["cell_types"] = names[codes]
-        obs = pd.DataFrame(obs)
-        obs.index = obs.index.astype(str)
-        var = pd.DataFrame(
-            {name: getattr(self, name) for name in self.gene_attribute_names}
-        )
-        var.index = pd.Index(self.gene_names.astype(str), name=None)
-        uns = {"cell_measurements_col_mappings": dict(self.cell_measurements_col_mappings)}
-        for mappings in self.attribute_mappings.values():
-            for mapping_name in mappings:
-                uns[mapping_name] = np.asarray(getattr(self, mapping_name))
-        for columns_attr in self.cell_measurements_col_mappings.values():
-            uns[columns_attr] = np.asarray(getattr(self, columns_attr))
-        return anndata.AnnData(X=self.X, obs=obs, var=var, obsm=obsm, uns=uns)
+        return dataset_to_anndata(self)

@@ -1,4 +1,5 @@
 """Synthetic count data, for tests, demos and benchmarks."""
+
 import numpy as np
 
 from .dataset import CellMeasurement, GeneExpressionDataset
