@@ -1,7 +1,7 @@
 """Validation of user input, with errors that name the offending argument."""
 
 import warnings
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -45,19 +45,36 @@ def check_counts(X, name: str = "X"):
         )
     if not np.issubdtype(values.dtype, np.number):
         raise ValueError(f"{name} must hold numbers (counts), got dtype {values.dtype}")
-    if np.issubdtype(values.dtype, np.floating):
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} contains NaN or infinite values; counts expected")
-    if values.size and values.min() < 0:
+    nonfinite, negative, fractional = _scan(values)
+    if nonfinite:
+        raise ValueError(f"{name} contains NaN or infinite values; counts expected")
+    if negative:
         raise ValueError(f"{name} contains negative values; counts must be >= 0")
-    if np.issubdtype(values.dtype, np.floating) and values.size:
-        if not np.array_equal(values, np.round(values)):
-            warnings.warn(
-                f"{name} contains non-integer values; scvi models expect raw counts",
-                UserWarning,
-                stacklevel=3,
-            )
+    if fractional:
+        warnings.warn(
+            f"{name} contains non-integer values; scvi models expect raw counts",
+            UserWarning,
+            stacklevel=3,
+        )
     return X
+
+
+def _scan(values: np.ndarray, chunk: int = 1 << 22) -> Tuple[bool, bool, bool]:
+    """Whether ``values`` has non-finite, negative or non-integer entries.
+
+    Works on slices of about ``chunk`` entries so that no full-size temporary is made.
+    """
+    flat = values.reshape(-1)
+    floating = np.issubdtype(values.dtype, np.floating)
+    negative = fractional = False
+    for start in range(0, flat.size, chunk):
+        part = flat[start : start + chunk]
+        if floating:
+            if not np.isfinite(part).all():
+                return True, negative, fractional
+            fractional = fractional or not np.array_equal(part, np.floor(part))
+        negative = negative or bool(part.min() < 0)
+    return False, negative, fractional
 
 
 def check_length(values, expected: int, name: str, what: str = "cells") -> None:

@@ -72,14 +72,14 @@ class PopulateMixin:
         labels, cell_types = self._labels_and_cell_types(labels, cell_types, n_cells)
         if gene_names is None:
             gene_names = np.arange(n_genes).astype(str)
-        cell_attributes = {"batch_indices": batch_indices, "labels": labels}
+        cell_attributes = {"labels": labels, "batch_indices": batch_indices}
         cell_attributes.update(cell_attributes_dict or {})
         gene_attributes = {"gene_names": gene_names}
         gene_attributes.update(gene_attributes_dict or {})
         self._populate(
             X,
             cell_attributes=cell_attributes,
-            categorical=["batch_indices", "labels"],
+            categorical=["labels", "batch_indices"],
             gene_attributes=gene_attributes,
             mappings={"labels": {"cell_types": cell_types}},
             measurements=Ys or [],
@@ -173,6 +173,41 @@ class PopulateMixin:
             X,
             batch_indices=blocks,
             labels=labels,
+            gene_names=gene_names,
+            cell_types=cell_types,
+            remap_attributes=remap_attributes,
+        )
+
+    def populate_from_per_batch_array(
+        self,
+        X: np.ndarray,
+        labels_per_batch: Optional[np.ndarray] = None,
+        gene_names: Union[List[str], np.ndarray, None] = None,
+        cell_types: Union[List[str], np.ndarray, None] = None,
+        remap_attributes: bool = True,
+    ) -> None:
+        """Populate from a (n_batches, nb_cells, nb_genes) array of counts.
+
+        Parameters
+        ----------
+        X
+            Counts of each batch; batch ``i`` gets the cells of ``X[i]``.
+        labels_per_batch
+            Labels, (n_batches, nb_cells).
+        gene_names, cell_types, remap_attributes
+            See :meth:`populate_from_data`.
+        """
+        X = np.asarray(X)
+        if X.ndim != 3:
+            raise ValueError(
+                "X must be a (n_batches, nb_cells, nb_genes) array, got shape "
+                f"{X.shape}"
+            )
+        self.populate_from_per_batch_list(
+            list(X),
+            labels_per_batch=(
+                None if labels_per_batch is None else list(labels_per_batch)
+            ),
             gene_names=gene_names,
             cell_types=cell_types,
             remap_attributes=remap_attributes,
