@@ -6,6 +6,7 @@ from typing import Optional, Union
 import numpy as np
 
 from ._checks import as_index
+from ._gene_selection import highly_variable_genes
 from ._matrix import col_sums, row_sums
 
 logger = logging.getLogger("scvi.dataset.dataset")
@@ -154,8 +155,6 @@ class FilterMixin:
                     self.nb_genes,
                 )
                 return
-        from ._gene_selection import highly_variable_genes
-
         batch_correction = highly_var_genes_kwargs.pop("batch_correction", True)
         if mode != "variance":
             logger.info("extracting highly variable genes")

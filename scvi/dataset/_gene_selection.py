@@ -20,6 +20,8 @@ import pandas as pd
 import scipy.sparse as sp_sparse
 from scipy.special import ndtri
 
+from ._matrix import nonzero_count, row_sums, scale_rows
+
 logger = logging.getLogger(__name__)
 
 FLAVORS = ("variance", "seurat_v2", "cell_ranger", "seurat_v3")
@@ -80,22 +82,12 @@ def _mean_var(X, ddof: int = 1):
     return means, variances
 
 
-def _n_expressing(X) -> np.ndarray:
-    """Number of cells with a non-zero count, for every gene."""
-    if sp_sparse.issparse(X):
-        return np.bincount(X.indices[X.data != 0], minlength=X.shape[1])
-    return np.count_nonzero(X, axis=0)
-
-
 def _normalize_total(X):
     """Scale every cell to a total of ``_TARGET_SUM`` counts; empty cells stay zero."""
-    totals = np.asarray(X.sum(axis=1, dtype=np.float64)).reshape(-1)
+    totals = row_sums(X)
     factors = np.zeros(X.shape[0])
     np.divide(_TARGET_SUM, totals, out=factors, where=totals > 0)
-    if sp_sparse.issparse(X):
-        data = X.data * np.repeat(factors, np.diff(X.indptr))
-        return sp_sparse.csr_matrix((data, X.indices, X.indptr), shape=X.shape)
-    return X * factors[:, None]
+    return scale_rows(X, factors)
 
 
 def _log1p(X):
@@ -199,7 +191,7 @@ def _dispersion_flavor(X, batches, flavor, n_top_genes, n_bins, cutoffs):
         X_batch = X[rows]
         # genes without counts in this batch are left out of its computation and
         # count as zero mean, dispersion and normalized dispersion
-        kept = _n_expressing(X_batch) > 0
+        kept = nonzero_count(X_batch) > 0
         means, dispersions = _dispersions(X_batch, flavor)
         means, dispersions = means[kept], dispersions[kept]
         disp_norm = _normalized_dispersions(means, dispersions, flavor, n_bins)

@@ -22,15 +22,17 @@ def col_sums(X) -> np.ndarray:
     return np.asarray(X.sum(axis=0, dtype=np.float64)).reshape(-1)
 
 
-def nonzero_fraction(X) -> np.ndarray:
-    """Fraction of rows with a non-zero value, for each column."""
-    n_rows = X.shape[0]
+def nonzero_count(X) -> np.ndarray:
+    """Number of rows with a non-zero value, for each column."""
     if sp_sparse.issparse(X):
         X = sp_sparse.csr_matrix(X)
-        counts = np.bincount(X.indices[X.data != 0], minlength=X.shape[1])
-    else:
-        counts = np.count_nonzero(X, axis=0)
-    return counts / max(n_rows, 1)
+        return np.bincount(X.indices[X.data != 0], minlength=X.shape[1])
+    return np.count_nonzero(X, axis=0)
+
+
+def nonzero_fraction(X) -> np.ndarray:
+    """Fraction of rows with a non-zero value, for each column."""
+    return nonzero_count(X) / max(X.shape[0], 1)
 
 
 def scale_rows(X, factors: np.ndarray):
