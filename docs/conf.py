@@ -17,8 +17,7 @@ extensions = [
     "sphinx.ext.viewcode",
 ]
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
-autodoc_mock_imports = []
+autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 templates_path = []

@@ -4,11 +4,17 @@
 built-in datasets derive from it.
 """
 
-from .dataset import CellMeasurement, GeneExpressionDataset, remap_categories
+from .dataset import (
+    CellMeasurement,
+    DownloadableDataset,
+    GeneExpressionDataset,
+    remap_categories,
+)
 from .synthetic import SyntheticDataset
 
 __all__ = [
     "CellMeasurement",
+    "DownloadableDataset",
     "GeneExpressionDataset",
     "SyntheticDataset",
     "remap_categories",

@@ -1,8 +1,10 @@
 """The base dataset of scvi: counts plus registered cell and gene attributes."""
 
 import logging
+import os
+from abc import ABC, abstractmethod
 from collections import defaultdict
-from typing import List, Optional
+from typing import Iterable, List, Optional, Union
 
 import numpy as np
 import scipy.sparse as sp_sparse
@@ -14,6 +16,7 @@ from ._cell_types import CellTypeMixin
 from ._checks import as_index, check_categorical, check_counts, check_length
 from ._collate import CollateMixin
 from ._derived import DerivedDataMixin
+from ._download import download_file
 from ._filters import FilterMixin
 from ._matrix import library_size_stats, nonzero_fraction
 from ._populate import PopulateMixin
@@ -21,7 +24,12 @@ from ._registry import CellMeasurement, OrderedSet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GeneExpressionDataset", "CellMeasurement", "remap_categories"]
+__all__ = [
+    "GeneExpressionDataset",
+    "DownloadableDataset",
+    "CellMeasurement",
+    "remap_categories",
+]
 
 _LIBRARY_ATTRIBUTES = ("local_means", "local_vars")
 
@@ -473,3 +481,82 @@ class GeneExpressionDataset(
         column names and ``cell_measurements_col_mappings``.
         """
         return dataset_to_anndata(self)
+
+
+class DownloadableDataset(GeneExpressionDataset, ABC):
+    """A dataset whose files are downloaded to ``save_path``, then read.
+
+    Files already in ``save_path`` are used as they are. A download streams to a
+    temporary file with a progress bar and is renamed only once complete.
+    Subclasses implement :meth:`populate`, which reads the files and calls one of
+    the ``populate_from_*`` methods.
+
+    Parameters
+    ----------
+    urls
+        One or several URLs, matched in order with ``filenames``; a file without a
+        URL must already be in ``save_path``.
+    filenames
+        Names of the files in ``save_path``; by default taken from the URLs.
+    save_path
+        Folder where the files are kept.
+    delayed_populating
+        If True, the files are downloaded but :meth:`populate` is not called, so
+        that the attributes can be filled later (e.g. for very large datasets).
+    """
+
+    def __init__(
+        self,
+        urls: Union[str, Iterable[str], None] = None,
+        filenames: Union[str, Iterable[str], None] = None,
+        save_path: str = "data",
+        delayed_populating: bool = False,
+    ):
+        super().__init__()
+        self.urls = [urls] if isinstance(urls, str) else list(urls or [])
+        if filenames is None:
+            filenames = [
+                url.split("?")[0].rstrip("/").split("/")[-1] for url in self.urls
+            ]
+        self.filenames = [filenames] if isinstance(filenames, str) else list(filenames)
+        if len(self.urls) > len(self.filenames):
+            raise ValueError(
+                f"{len(self.urls)} urls but only {len(self.filenames)} filenames"
+            )
+        self.save_path = save_path
+        self.download()
+        if not delayed_populating:
+            self.populate()
+
+    def download(self) -> None:
+        """Download every file missing from ``save_path``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If a file is missing and has no URL; the message says where to put it.
+        OSError
+            If a download fails; the message names the file, the URL and where to
+            put the file by hand.
+        """
+        for i, filename in enumerate(self.filenames):
+            path = os.path.join(self.save_path, filename)
+            if os.path.exists(path):
+                logger.info("File %s already downloaded", path)
+                continue
+            url = self.urls[i] if i < len(self.urls) else None
+            if url is None:
+                raise FileNotFoundError(
+                    f"{path} not found and no URL is known for it; put the file "
+                    f"{filename} in {os.path.abspath(self.save_path)}"
+                )
+            logger.info("Downloading file at %s", path)
+            download_file(url, path)
+
+    @abstractmethod
+    def populate(self) -> None:
+        """Populate the dataset's attributes from the downloaded files.
+
+        E.g. by calling one of :class:`GeneExpressionDataset`'s ``populate_from_*``
+        methods.
+        """
