@@ -64,6 +64,10 @@ class CellTypeMixin:
         The new cell type is appended to ``cell_types``; the merged ones stay, with
         ``"#merged"`` appended to their names.
         """
+        if new_cell_type_name in np.asarray(self.cell_types).astype(str):
+            raise ValueError(
+                f"new_cell_type_name {new_cell_type_name!r} is already a cell type"
+            )
         codes = self._label_codes(cell_types)
         new_code = len(self.cell_types)
         labels = self.labels.reshape(-1).copy()

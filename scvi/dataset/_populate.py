@@ -124,7 +124,26 @@ class PopulateMixin:
         measurements: List[CellMeasurement],
         remap_attributes: bool,
     ) -> None:
-        """Set every attribute of a validated matrix; shared by all populate_*."""
+        """Set every attribute of a validated matrix; shared by all populate_*.
+
+        If an attribute is rejected, the dataset is left as it was before.
+        """
+        before = self.__dict__.copy()
+        try:
+            self._fill(
+                X, cell_attributes, categorical, gene_attributes, mappings, measurements
+            )
+            if remap_attributes:
+                self.remap_categorical_attributes()
+            self.compute_library_size_batch()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fill(
+        self, X, cell_attributes, categorical, gene_attributes, mappings, measurements
+    ) -> None:
         self._reset()
         self._X = X
         for name, values in cell_attributes.items():
@@ -139,9 +158,6 @@ class PopulateMixin:
                     self.initialize_mapped_attribute(source, mapping_name, values)
         for measurement in measurements:
             self.initialize_cell_measurement(measurement)
-        if remap_attributes:
-            self.remap_categorical_attributes()
-        self.compute_library_size_batch()
 
     def populate_from_per_batch_list(
         self,

@@ -385,16 +385,24 @@ class GeneExpressionDataset(
         for name in self.cell_attribute_names:
             if name not in _LIBRARY_ATTRIBUTES:
                 self._set_cell_values(name, getattr(self, name)[subset])
-        lost = [
-            name
-            for name in self.cell_categorical_attribute_names
-            if len(np.unique(getattr(self, name))) <= np.max(getattr(self, name))
-        ]
+        lost = [n for n in self.cell_categorical_attribute_names if self._lost_codes(n)]
         if lost:
             self.remap_categorical_attributes(lost)
         logger.info("Computing the library size for the new data")
         self.compute_library_size_batch()
         logger.info("Downsampled from %i to %i cells", n_before, self.nb_cells)
+
+    def _lost_codes(self, name: str) -> bool:
+        """Whether a categorical attribute no longer uses every code of its range.
+
+        The range is ``0..N-1`` with N the length of its mappings (or its largest
+        code + 1 without mapping).
+        """
+        codes = np.unique(getattr(self, name))
+        size = int(codes[-1]) + 1
+        for mapping_name in self.attribute_mappings[name]:
+            size = max(size, len(getattr(self, mapping_name)))
+        return codes.size < size
 
     def update_genes(self, subset_genes) -> None:
         """Keep a subset of the genes, in place, with every gene attribute and version.
