@@ -10,9 +10,26 @@ from .dataset import (
     GeneExpressionDataset,
     remap_categories,
 )
+from .anndataset import AnnDatasetFromAnnData, DownloadableAnnDataset
+from .csv import BreastCancerDataset, CsvDataset, MouseOBDataset
+from .loom import (
+    FrontalCortexDropseqDataset,
+    LoomDataset,
+    PreFrontalCortexStarmapDataset,
+    RetinaDataset,
+)
 from .synthetic import SyntheticDataset
 
 __all__ = [
+    "AnnDatasetFromAnnData",
+    "DownloadableAnnDataset",
+    "CsvDataset",
+    "BreastCancerDataset",
+    "MouseOBDataset",
+    "LoomDataset",
+    "RetinaDataset",
+    "FrontalCortexDropseqDataset",
+    "PreFrontalCortexStarmapDataset",
     "CellMeasurement",
     "DownloadableDataset",
     "GeneExpressionDataset",

@@ -235,7 +235,14 @@ def _seurat_v3(X, batches, n_top_genes, span):
             span=span,
             degree=2,
         )
-        model.fit()
+        try:
+            model.fit()
+        except ValueError as error:
+            raise ValueError(
+                f"the seurat_v3 loess fit failed on {int(not_const.sum())} genes with "
+                f"non-zero variance ({error}); with so few genes use "
+                "mode='variance' or a larger `span`"
+            ) from error
         log_fit[not_const] = model.outputs.fitted_values
         reg_std = np.sqrt(10**log_fit)
         # counts above mean + sqrt(n_cells) * regularized std are clipped

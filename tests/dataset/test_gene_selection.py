@@ -304,3 +304,9 @@ def test_errors():
         highly_variable_genes(
             counts, np.zeros((100, 2), dtype=int), flavor="seurat_v3", n_top_genes=10
         )
+
+
+def test_seurat_v3_on_too_few_genes_gives_a_clear_error():
+    counts = np.random.default_rng(0).poisson(3.0, size=(60, 8)).astype(float)
+    with pytest.raises(ValueError, match="seurat_v3 loess fit failed on 8 genes"):
+        highly_variable_genes(counts, flavor="seurat_v3", n_top_genes=3)
