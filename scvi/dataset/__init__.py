@@ -10,6 +10,9 @@ from .dataset import (
     GeneExpressionDataset,
     remap_categories,
 )
+from .brain_large import BrainLargeDataset
+from .dataset10X import BrainSmallDataset, Dataset10X
+from .pbmc import PbmcDataset, PurifiedPBMCDataset, PurifiedPBMCDataSet
 from .anndataset import AnnDatasetFromAnnData, DownloadableAnnDataset
 from .csv import BreastCancerDataset, CsvDataset, MouseOBDataset
 from .loom import (
@@ -21,6 +24,12 @@ from .loom import (
 from .synthetic import SyntheticDataset
 
 __all__ = [
+    "BrainLargeDataset",
+    "BrainSmallDataset",
+    "Dataset10X",
+    "PbmcDataset",
+    "PurifiedPBMCDataset",
+    "PurifiedPBMCDataSet",
     "AnnDatasetFromAnnData",
     "DownloadableAnnDataset",
     "CsvDataset",
