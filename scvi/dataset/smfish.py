@@ -1,0 +1,167 @@
+"""The osmFISH mouse somatosensory cortex dataset (Codeluppi et al., 2018)."""
+
+import logging
+import os
+from typing import Optional
+
+import loompy
+import numpy as np
+
+from .dataset import DownloadableDataset
+
+logger = logging.getLogger(__name__)
+
+_URL = "http://linnarssonlab.org/osmFISH/osmFISH_SScortex_mouse_all_cells.loom"
+
+HIGH_LEVEL_CLUSTERS = (
+    "Astrocytes",
+    "Endothelials",
+    "Inhibitory",
+    "Microglias",
+    "Oligodendrocytes",
+    "Pyramidals",
+)
+# Fine osmFISH clusters without a name prefix telling their group. They follow the
+# level 1 classes of Zeisel et al. (2015): ependymal and choroid plexus cells are
+# with the astrocytes, mural cells with the endothelial cells, perivascular
+# macrophages with the microglia, hippocampal excitatory neurons with the pyramidal
+# cells.
+_FINE_TO_HIGH = {
+    "C. Plexus": "Astrocytes",
+    "Ependymal": "Astrocytes",
+    "Pericytes": "Endothelials",
+    "Vascular Smooth Muscle": "Endothelials",
+    "Perivascular Macrophages": "Microglias",
+    "Microglia": "Microglias",
+    "Hippocampus": "Pyramidals",
+}
+_PREFIX_TO_HIGH = {
+    "astrocyte": "Astrocytes",
+    "endothelial": "Endothelials",
+    "inhibitory": "Inhibitory",
+    "microglia": "Microglias",
+    "oligodendrocyte": "Oligodendrocytes",
+    "pyramidal": "Pyramidals",
+}
+_EXCLUDED = "Excluded"
+
+
+def high_level_cluster(cluster_name: str) -> Optional[str]:
+    """The high-level cell type of an osmFISH cluster name, or None.
+
+    Names starting with ``Astrocyte``, ``Endothelial``, ``Inhibitory``,
+    ``Microglia``, ``Oligodendrocyte`` or ``Pyramidal`` (any case) go to the group
+    of that name; the other clusters follow the classes of Zeisel et al. (2015):
+    ``C. Plexus`` and ``Ependymal`` -> Astrocytes, ``Pericytes`` and ``Vascular
+    Smooth Muscle`` -> Endothelials, ``Perivascular Macrophages`` -> Microglias,
+    ``Hippocampus`` -> Pyramidals. Any other name (e.g. ``Excluded``) gives None.
+
+    Parameters
+    ----------
+    cluster_name
+        A fine cluster name (``ClusterName`` of the osmFISH loom file).
+
+    Returns
+    -------
+    str or None
+        One of :data:`HIGH_LEVEL_CLUSTERS`, or None.
+    """
+    name = cluster_name.strip()
+    if name in _FINE_TO_HIGH:
+        return _FINE_TO_HIGH[name]
+    for prefix, group in _PREFIX_TO_HIGH.items():
+        if name.lower().startswith(prefix):
+            return group
+    return None
+
+
+class SmfishDataset(DownloadableDataset):
+    """Loads osmFISH data of mouse cortex cells from the Linnarsson lab.
+
+    The loom file ``osmFISH_SScortex_mouse_all_cell.loom`` holds the counts of 33
+    genes (row attribute ``Gene``) in the cells, with the column attributes
+    ``ClusterName``, ``X`` and ``Y``. Cells of the ``Excluded`` cluster (left out
+    by the authors) are dropped; the spatial coordinates are the cell attributes
+    ``x_coord`` and ``y_coord``. Labels are the cluster names (``cell_types``, in
+    alphabetical order), or their high-level groups (see
+    :func:`high_level_cluster`; cells of a cluster without group are dropped, with
+    a warning).
+
+    Parameters
+    ----------
+    save_path
+        Location to use when saving/loading the data.
+    use_high_level_cluster
+        If True, use higher-level agglomerate clusters. The resulting cell types are
+        "Astrocytes", "Endothelials", "Inhibitory", "Microglias", "Oligodendrocytes"
+        and "Pyramidals".
+    delayed_populating
+        Switch for delayed populating mechanism.
+
+    Raises
+    ------
+    ValueError
+        If the loom file lacks one of the attributes above, or no cell is left.
+
+    Examples
+    --------
+    >>> smfish_dataset = SmfishDataset(save_path="data/")
+    """
+
+    def __init__(
+        self,
+        save_path: str = "data",
+        use_high_level_cluster: bool = True,
+        delayed_populating: bool = False,
+    ):
+        self.use_high_level_cluster = use_high_level_cluster
+        super().__init__(
+            urls=[_URL],
+            filenames=["osmFISH_SScortex_mouse_all_cell.loom"],
+            save_path=save_path,
+            delayed_populating=delayed_populating,
+        )
+
+    def populate(self) -> None:
+        """Read the loom file and populate the dataset."""
+        logger.info("Loading smFISH dataset")
+        path = os.path.join(self.save_path, self.filenames[0])
+        with loompy.connect(path, mode="r", validate=False) as ds:
+            for kind, keys, name in (
+                ("row", ds.ra.keys(), "Gene"),
+                ("column", ds.ca.keys(), "ClusterName"),
+                ("column", ds.ca.keys(), "X"),
+                ("column", ds.ca.keys(), "Y"),
+            ):
+                if name not in keys:
+                    raise ValueError(
+                        f"{path} has no {kind} attribute {name!r}; found {list(keys)}"
+                    )
+            gene_names = np.asarray(ds.ra["Gene"], dtype=str)
+            clusters = np.asarray(ds.ca["ClusterName"], dtype=str)
+            x_coord = np.asarray(ds.ca["X"], dtype=np.float64)
+            y_coord = np.asarray(ds.ca["Y"], dtype=np.float64)
+            X = np.asarray(ds[:, :], dtype=np.float32).T
+        if self.use_high_level_cluster:
+            names = np.array([high_level_cluster(c) or "" for c in clusters])
+            unknown = sorted(set(clusters[names == ""]) - {_EXCLUDED})
+            if unknown:
+                logger.warning(
+                    "Dropping the cells of clusters without high-level group: %s",
+                    unknown,
+                )
+        else:
+            names = np.where(clusters == _EXCLUDED, "", clusters)
+        kept = names != ""
+        if not kept.any():
+            raise ValueError(f"{path} has no cell outside the excluded clusters")
+        logger.info("Keeping %i of %i cells", kept.sum(), len(kept))
+        cell_types, labels = np.unique(names[kept], return_inverse=True)
+        self.populate_from_data(
+            X[kept],
+            labels=labels.astype(np.int64),
+            gene_names=gene_names,
+            cell_types=cell_types,
+            cell_attributes_dict={"x_coord": x_coord[kept], "y_coord": y_coord[kept]},
+        )
+        logger.info("Finished preprocessing smFISH dataset")
