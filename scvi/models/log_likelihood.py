@@ -1,0 +1,180 @@
+"""Log-likelihoods of count data and the evaluation metrics built on them.
+
+The count log-likelihoods return the elementwise log-probability (no reduction) with
+the broadcast shape of their arguments, in the floating dtype they are given.
+Parameters that do not depend on the cell (``theta`` of shape ``(n_genes,)``) are
+processed on their own shape and only broadcast at the end, so no per-gene special
+function is evaluated once per cell.
+
+The evaluation metrics (:func:`compute_elbo`, :func:`compute_reconstruction_error`,
+:func:`compute_marginal_log_likelihood_scvi`,
+:func:`compute_marginal_log_likelihood_autozi`) live in :mod:`scvi.models._metrics`
+and are re-exported here, where the posteriors look for them.
+"""
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from ._count_math import (
+    as_float,
+    floor_with_gradient,
+    log_two_component_mixture,
+    select,
+)
+from ._metrics import (
+    compute_elbo,
+    compute_marginal_log_likelihood_autozi,
+    compute_marginal_log_likelihood_scvi,
+    compute_reconstruction_error,
+)
+from ._nb_function import LogNegativeBinomial
+
+__all__ = [
+    "log_nb_positive",
+    "log_zinb_positive",
+    "log_mixture_nb",
+    "compute_elbo",
+    "compute_reconstruction_error",
+    "compute_marginal_log_likelihood_scvi",
+    "compute_marginal_log_likelihood_autozi",
+]
+
+
+def _log_nb(x, mu, theta, eps):
+    """Promote to a common floating dtype, floor the parameters, apply the NB."""
+    mu, theta = torch.as_tensor(mu), torch.as_tensor(theta)
+    dtype = torch.promote_types(mu.dtype, theta.dtype)
+    if torch.is_floating_point(x):
+        dtype = torch.promote_types(dtype, x.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    x, mu, theta = x.to(dtype), mu.to(dtype), theta.to(dtype)
+    shape = torch.broadcast_shapes(x.shape, mu.shape, theta.shape)
+    mu = floor_with_gradient(mu, eps).expand(shape)
+    theta = floor_with_gradient(theta, eps)
+    return LogNegativeBinomial.apply(x.expand(shape), mu, theta)
+
+
+def log_nb_positive(
+    x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor, eps: float = 1e-8
+) -> torch.Tensor:
+    """Log-probability of counts under a negative binomial with mean and dispersion.
+
+    ``NB(x; mu, theta) = Gamma(x + theta) / (Gamma(theta) x!)
+    (theta / (theta + mu))^theta (mu / (theta + mu))^x``, so that the mean is ``mu``
+    and the variance ``mu + mu^2 / theta``. The computation is free of cancellation
+    (Stirling remainders plus deviances, see :mod:`scvi.models._nb_function`), hence
+    accurate to a few units in the last place for counts and parameters of any
+    size, in float32 as in float64; its gradients are analytic and cancellation-free
+    as well.
+
+    Parameters
+    ----------
+    x
+        Observed counts, shape ``(batch, n_genes)`` (or any shape). No gradient is
+        computed with respect to ``x``.
+    mu
+        Positive means, broadcastable with ``x``.
+    theta
+        Positive inverse dispersions, e.g. shape ``(n_genes,)`` (terms of ``theta``
+        alone are then evaluated once per gene) or ``(batch, n_genes)``.
+    eps
+        Lower bound applied to ``mu`` and ``theta`` (the forward value only; their
+        gradient is untouched) so that zeros give finite results.
+
+    Returns
+    -------
+    torch.Tensor
+        Log-probabilities with the broadcast shape of ``x``, ``mu`` and ``theta``,
+        in their promoted floating dtype.
+    """
+    return _log_nb(x, mu, theta, eps)
+
+
+def log_zinb_positive(
+    x: torch.Tensor,
+    mu: torch.Tensor,
+    theta: torch.Tensor,
+    pi: torch.Tensor,
+    eps: float = 1e-8,
+) -> torch.Tensor:
+    """Log-probability of counts under a zero-inflated negative binomial.
+
+    ``ZINB(x) = p 1[x = 0] + (1 - p) NB(x; mu, theta)`` with ``p = sigmoid(pi)``,
+    evaluated in log space (``softplus`` for the weights and an ``expm1`` form for
+    zero counts whose probability is close to one).
+
+    Parameters
+    ----------
+    x
+        Observed counts, shape ``(batch, n_genes)`` (or any shape).
+    mu
+        Positive means of the NB component, broadcastable with ``x``.
+    theta
+        Positive inverse dispersions, broadcastable with ``x``.
+    pi
+        Logits of the dropout (zero-inflation) probability, broadcastable with ``x``.
+    eps
+        Lower bound applied to ``mu`` and ``theta``, see :func:`log_nb_positive`.
+
+    Returns
+    -------
+    torch.Tensor
+        Log-probabilities with the broadcast shape of the inputs.
+    """
+    log_nb = log_nb_positive(x, mu, theta, eps=eps)
+    x = as_float(x, log_nb)
+    log_keep = -F.softplus(pi)  # log(1 - p)
+    # zero counts: log(p + (1 - p) NB(0)) = log1p(-(1 - p)(1 - NB(0))) when that
+    # product is small (probability near one), else logaddexp(pi, log NB(0)) - sp(pi)
+    complement = torch.exp(log_keep) * -torch.expm1(log_nb)
+    near_one = complement < 0.5
+    log_near = torch.log1p(-complement * near_one.to(complement.dtype))
+    log_far = F.softplus(log_nb - pi) + pi + log_keep
+    log_zero = select(near_one, log_near, log_far)
+    return select(x > 0, log_nb + log_keep, log_zero)
+
+
+def log_mixture_nb(
+    x: torch.Tensor,
+    mu_1: torch.Tensor,
+    mu_2: torch.Tensor,
+    theta_1: torch.Tensor,
+    theta_2: Optional[torch.Tensor],
+    pi: torch.Tensor,
+    eps: float = 1e-8,
+) -> torch.Tensor:
+    """Log-probability of counts under a mixture of two negative binomials.
+
+    ``p(x) = w NB(x; mu_1, theta_1) + (1 - w) NB(x; mu_2, theta_2)`` with
+    ``w = sigmoid(pi)``; this is the protein likelihood of totalVI (component 1 is
+    the background, component 2 the foreground).
+
+    Parameters
+    ----------
+    x
+        Observed counts, shape ``(batch, n_proteins)`` (or any shape).
+    mu_1, mu_2
+        Positive means of the two components, broadcastable with ``x``.
+    theta_1
+        Positive inverse dispersion of the first component.
+    theta_2
+        Inverse dispersion of the second component, or None to share ``theta_1``.
+    pi
+        Logits of the weight ``w`` of the first component, broadcastable with ``x``.
+    eps
+        Lower bound applied to means and inverse dispersions, see
+        :func:`log_nb_positive`.
+
+    Returns
+    -------
+    torch.Tensor
+        Log-probabilities with the broadcast shape of the inputs.
+    """
+    if theta_2 is None:
+        theta_2 = theta_1
+    log_1 = _log_nb(x, mu_1, theta_1, eps)
+    log_2 = _log_nb(x, mu_2, theta_2, eps)
+    return log_two_component_mixture(pi, log_1, log_2)

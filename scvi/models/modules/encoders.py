@@ -1,0 +1,106 @@
+"""Gaussian encoders: data to the parameters and a sample of a latent variable."""
+
+from typing import Iterable, Optional, Tuple
+
+import torch
+from torch import nn
+
+from .fc_layers import FCLayers
+from .utils import latent_transformation, reparameterize_gaussian
+
+# Added to the exponentiated variances for numerical stability.
+VAR_EPS = 1e-4
+
+
+class Encoder(nn.Module):
+    """Encodes data of ``n_input`` dimensions into a latent space of ``n_output``
+    dimensions using a fully-connected neural network of ``n_hidden`` layers.
+
+    Parameters
+    ----------
+    n_input
+        The dimensionality of the input (data space).
+    n_output
+        The dimensionality of the output (latent space).
+    n_cat_list
+        Number of categories of each categorical covariate, injected one-hot.
+    n_layers
+        The number of fully-connected hidden layers.
+    n_hidden
+        The number of nodes per hidden layer.
+    dropout_rate
+        Dropout rate to apply to each of the hidden layers.
+    distribution
+        Distribution of the latent variable: ``"normal"`` (the Gaussian sample
+        itself) or ``"ln"`` (logistic normal: the softmax of the Gaussian sample, a
+        point of the simplex). ``q_m`` and ``q_v`` always parametrise the Gaussian.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        n_cat_list: Optional[Iterable[int]] = None,
+        n_layers: int = 1,
+        n_hidden: int = 128,
+        dropout_rate: float = 0.1,
+        distribution: str = "normal",
+    ):
+        super().__init__()
+        self.z_transformation = latent_transformation(distribution)
+        self.distribution = distribution
+        self.encoder = FCLayers(
+            n_in=n_input,
+            n_out=n_hidden,
+            n_cat_list=n_cat_list,
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+        )
+        self.mean_encoder = nn.Linear(n_hidden, n_output)
+        self.var_encoder = nn.Linear(n_hidden, n_output)
+
+    def reparameterize_transformation(
+        self, mu: torch.Tensor, var: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Sample the Gaussian and apply the latent transformation.
+
+        Parameters
+        ----------
+        mu, var
+            Gaussian means and variances, shape ``(..., n_output)``.
+
+        Returns
+        -------
+        latent : torch.Tensor
+            Transformed sample, shape ``(..., n_output)``.
+        untran_latent : torch.Tensor
+            The Gaussian sample before the transformation (same shape).
+        """
+        untran_latent = reparameterize_gaussian(mu, var)
+        return self.z_transformation(untran_latent), untran_latent
+
+    def forward(self, x: torch.Tensor, *cat_list):
+        """The forward computation for a single sample.
+
+        1. Encodes the data into latent space using the encoder network.
+        2. Generates a mean ``q_m`` and a variance ``q_v = exp(.) + 1e-4``.
+        3. Samples a new value from ``N(q_m, diag(q_v))`` and transforms it.
+
+        Parameters
+        ----------
+        x
+            Tensor of shape ``(batch, n_input)`` (or ``(n_samples, batch, n_input)``).
+        *cat_list
+            Category membership(s) of the cells, see :class:`FCLayers`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(q_m, q_v, latent)``, each of shape ``(batch, n_output)``.
+        """
+        q = self.encoder(x, *cat_list)
+        q_m = self.mean_encoder(q)
+        q_v = torch.exp(self.var_encoder(q)) + VAR_EPS
+        latent, _ = self.reparameterize_transformation(q_m, q_v)
+        return q_m, q_v, latent

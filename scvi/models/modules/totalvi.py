@@ -1,0 +1,231 @@
+"""Encoder and decoder of totalVI (joint RNA and protein counts)."""
+
+from typing import Iterable, Optional
+
+import torch
+from torch import nn
+
+from .encoders import VAR_EPS
+from .fc_layers import FCLayers
+from .utils import latent_transformation, reparameterize_gaussian
+
+# Upper bound of the sampled log library size before exponentiation.
+MAX_LOG_LIBRARY = 15.0
+
+
+class EncoderTOTALVI(nn.Module):
+    """Encodes data of ``n_input`` dimensions into a latent space of ``n_output``
+    dimensions using a fully-connected neural network of ``n_hidden`` layers,
+    together with the log-normal gene library size.
+
+    Parameters
+    ----------
+    n_input
+        The dimensionality of the input (genes and proteins).
+    n_output
+        The dimensionality of the latent space.
+    n_cat_list
+        Number of categories of each categorical covariate, injected one-hot.
+    n_layers
+        The number of fully-connected hidden layers.
+    n_hidden
+        The number of nodes per hidden layer.
+    dropout_rate
+        Dropout rate to apply to each of the hidden layers.
+    distribution
+        Distribution of the latent space: ``"normal"`` or ``"ln"`` (logistic normal,
+        the softmax of a Gaussian sample).
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output: int,
+        n_cat_list: Optional[Iterable[int]] = None,
+        n_layers: int = 2,
+        n_hidden: int = 256,
+        dropout_rate: float = 0.1,
+        distribution: str = "ln",
+    ):
+        super().__init__()
+        self.z_transformation = latent_transformation(distribution)
+        self.distribution = distribution
+
+        def hidden(n_layers_: int) -> FCLayers:
+            return FCLayers(
+                n_in=n_input,
+                n_out=n_hidden,
+                n_cat_list=n_cat_list,
+                n_layers=n_layers_,
+                n_hidden=n_hidden,
+                dropout_rate=dropout_rate,
+            )
+
+        self.encoder = hidden(n_layers)
+        self.z_encoder = nn.Linear(n_hidden, n_output)
+        self.z_var_encoder = nn.Linear(n_hidden, n_output)
+        self.l_gene_encoder = hidden(1)
+        self.l_gene_mean_encoder = nn.Linear(n_hidden, 1)
+        self.l_gene_var_encoder = nn.Linear(n_hidden, 1)
+
+    def reparameterize_transformation(self, mu: torch.Tensor, var: torch.Tensor):
+        """Sample the Gaussian and apply the latent transformation.
+
+        Parameters
+        ----------
+        mu, var
+            Gaussian means and variances, shape ``(..., n_output)``.
+
+        Returns
+        -------
+        z : torch.Tensor
+            Transformed sample, shape ``(..., n_output)``.
+        untran_z : torch.Tensor
+            The Gaussian sample before the transformation (same shape).
+        """
+        untran_z = reparameterize_gaussian(mu, var)
+        return self.z_transformation(untran_z), untran_z
+
+    def forward(self, data: torch.Tensor, *cat_list):
+        """The forward computation for a single sample.
+
+        Parameters
+        ----------
+        data
+            Tensor of shape ``(batch, n_input)``.
+        *cat_list
+            Category membership(s) of the cells, see :class:`FCLayers`.
+
+        Returns
+        -------
+        tuple
+            ``(qz_m, qz_v, ql_m, ql_v, latent, untran_latent)``: Gaussian parameters
+            of ``z`` (``(batch, n_output)``) and of the log library (``(batch, 1)``),
+            then the dicts ``latent = {"z", "l"}`` of samples (``l`` is the library
+            size itself, ``exp`` of the log sample clamped at 15) and
+            ``untran_latent = {"z", "l"}`` of the untransformed Gaussian samples.
+        """
+        q = self.encoder(data, *cat_list)
+        qz_m = self.z_encoder(q)
+        qz_v = torch.exp(self.z_var_encoder(q)) + VAR_EPS
+        z, untran_z = self.reparameterize_transformation(qz_m, qz_v)
+        ql = self.l_gene_encoder(data, *cat_list)
+        ql_m = self.l_gene_mean_encoder(ql)
+        ql_v = torch.exp(self.l_gene_var_encoder(ql)) + VAR_EPS
+        log_library = reparameterize_gaussian(ql_m, ql_v).clamp(max=MAX_LOG_LIBRARY)
+        latent = {"z": z, "l": torch.exp(log_library)}
+        untran_latent = {"z": untran_z, "l": log_library}
+        return qz_m, qz_v, ql_m, ql_v, latent, untran_latent
+
+
+class DecoderTOTALVI(nn.Module):
+    """Decodes the latent space into the parameters of the gene (NB / ZINB) and the
+    protein (mixture of a background and a foreground NB) distributions.
+
+    Every head sees the output of its hidden layers concatenated with ``z``.
+
+    Parameters
+    ----------
+    n_input
+        The dimensionality of the latent space.
+    n_output_genes
+        The number of genes.
+    n_output_proteins
+        The number of proteins.
+    n_cat_list
+        Number of categories of each categorical covariate, injected one-hot.
+    n_layers
+        The number of fully-connected layers of the gene decoder.
+    n_hidden
+        The number of nodes per hidden layer.
+    dropout_rate
+        Dropout rate of the hidden layers.
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_output_genes: int,
+        n_output_proteins: int,
+        n_cat_list: Optional[Iterable[int]] = None,
+        n_layers: int = 1,
+        n_hidden: int = 256,
+        dropout_rate: float = 0,
+    ):
+        super().__init__()
+
+        def hidden(n_layers_: int) -> FCLayers:
+            return FCLayers(
+                n_in=n_input,
+                n_out=n_hidden,
+                n_cat_list=n_cat_list,
+                n_layers=n_layers_,
+                n_hidden=n_hidden,
+                dropout_rate=dropout_rate,
+            )
+
+        n_cat_z = n_hidden + n_input
+        self.px_decoder = hidden(n_layers)
+        self.px_scale_decoder = nn.Linear(n_cat_z, n_output_genes)
+        self.py_back_decoder = hidden(1)
+        self.py_back_mean_log_alpha = nn.Linear(n_cat_z, n_output_proteins)
+        self.py_back_mean_log_beta = nn.Linear(n_cat_z, n_output_proteins)
+        self.py_fore_decoder = hidden(1)
+        self.py_fore_scale_decoder = nn.Linear(n_cat_z, n_output_proteins)
+        self.sigmoid_decoder = hidden(1)
+        self.px_dropout_decoder_gene = nn.Linear(n_cat_z, n_output_genes)
+        self.py_background_decoder = nn.Linear(n_cat_z, n_output_proteins)
+
+    def forward(self, z: torch.Tensor, library_gene: torch.Tensor, *cat_list):
+        """The forward computation for a single sample.
+
+        Parameters
+        ----------
+        z
+            Latent tensor of shape ``(batch, n_input)``.
+        library_gene
+            Gene library size (not its log), shape ``(batch, 1)``.
+        *cat_list
+            Category membership(s) of the cells, see :class:`FCLayers`.
+
+        Returns
+        -------
+        px_ : dict
+            Gene parameters, each ``(batch, n_output_genes)``: ``scale`` (softmax
+            frequencies), ``rate = library_gene * scale`` and ``dropout`` (logits).
+        py_ : dict
+            Protein parameters, each ``(batch, n_output_proteins)``: ``back_alpha``
+            and ``back_beta`` (mean and standard deviation of the log background
+            rate), ``rate_back`` (sampled background mean), ``fore_scale`` (>= 1),
+            ``rate_fore = rate_back * fore_scale``, ``mixing`` (logits of the
+            background probability) and ``scale`` (foreground mean weighted by the
+            foreground probability, normalised to sum to one).
+        log_pro_back_mean : torch.Tensor
+            The Gaussian sample ``log(rate_back)``.
+        """
+
+        def with_z(hidden_layers: FCLayers) -> torch.Tensor:
+            return torch.cat([hidden_layers(z, *cat_list), z], dim=-1)
+
+        px_ = {}
+        px_["scale"] = torch.softmax(self.px_scale_decoder(with_z(self.px_decoder)), -1)
+        px_["rate"] = library_gene * px_["scale"]
+
+        py_ = {}
+        back = with_z(self.py_back_decoder)
+        py_["back_alpha"] = self.py_back_mean_log_alpha(back)
+        py_["back_beta"] = torch.exp(self.py_back_mean_log_beta(back))
+        log_pro_back_mean = torch.distributions.Normal(
+            py_["back_alpha"], py_["back_beta"]
+        ).rsample()
+        py_["rate_back"] = torch.exp(log_pro_back_mean)
+        fore = with_z(self.py_fore_decoder)
+        py_["fore_scale"] = torch.relu(self.py_fore_scale_decoder(fore)) + 1.0
+        py_["rate_fore"] = py_["rate_back"] * py_["fore_scale"]
+
+        mixing = with_z(self.sigmoid_decoder)
+        px_["dropout"] = self.px_dropout_decoder_gene(mixing)
+        py_["mixing"] = self.py_background_decoder(mixing)
+        foreground = torch.sigmoid(-py_["mixing"]) * py_["rate_fore"]
+        py_["scale"] = foreground / foreground.sum(dim=-1, keepdim=True)
+        return px_, py_, log_pro_back_mean

@@ -1,0 +1,252 @@
+"""Accuracy, shapes and gradients of the count log-likelihoods."""
+
+import functools
+
+import mpmath
+import numpy as np
+import pytest
+import torch
+from scipy.stats import nbinom
+
+import scvi.models._nb_function as nb_function
+from scvi.models.log_likelihood import (
+    log_mixture_nb,
+    log_nb_positive,
+    log_zinb_positive,
+)
+
+TOLERANCE = {torch.float32: 1e-3, torch.float64: 1e-6}
+DTYPES = list(TOLERANCE)
+
+
+@functools.lru_cache(maxsize=None)
+def grid():
+    """Counts (zeros, > 10,000), means 1e-3..5e4, inverse dispersions 1e-3..1e4.
+
+    The Cartesian product is completed with counts around each mode (mean +- one
+    standard deviation), where the log-probability is smallest in magnitude and
+    cancellation hurts most.
+    """
+    counts = [0, 1, 2, 3, 7, 10, 50, 100, 999, 10001, 25000, 50000, 100000]
+    means = np.geomspace(1e-3, 5e4, 12)
+    thetas = np.geomspace(1e-3, 1e4, 10)
+    x, mu, theta = (a.ravel() for a in np.meshgrid(counts, means, thetas))
+    m, t = (a.ravel() for a in np.meshgrid(means, thetas))
+    sd = np.sqrt(m + m**2 / t)
+    near_mode = [np.floor(m), np.floor(m + sd), np.ceil(m + 0.3 * sd)]
+    near_mode.append(np.floor(np.maximum(m - sd, 0)))
+    x = np.concatenate([x] + near_mode).astype(float)
+    mu = np.concatenate([mu] + [m] * 4)
+    theta = np.concatenate([theta] + [t] * 4)
+    rng = np.random.default_rng(0)
+    pi = rng.choice([-20.0, -5.0, -1.0, 0.0, 0.5, 3.0, 15.0], size=x.size)
+    mu_2 = mu * rng.choice([0.1, 1.0, 3.0, 30.0], size=x.size)
+    theta_2 = theta * rng.choice([0.5, 1.0, 4.0], size=x.size)
+    return x, mu, theta, pi, mu_2, theta_2
+
+
+def as_tensors(dtype):
+    """The grid rounded to ``dtype``; references are computed on these values."""
+    return [torch.tensor(a, dtype=dtype) for a in grid()]
+
+
+def mp_log_nb(x, mu, theta):
+    x, mu, theta = (mpmath.mpf(float(v)) for v in (x, mu, theta))
+    return (
+        mpmath.loggamma(x + theta)
+        - mpmath.loggamma(theta)
+        - mpmath.loggamma(x + 1)
+        + theta * mpmath.log(theta / (theta + mu))
+        + x * mpmath.log(mu / (theta + mu))
+    )
+
+
+def mp_weight(logit):
+    return 1 / (1 + mpmath.exp(-mpmath.mpf(float(logit))))
+
+
+@functools.lru_cache(maxsize=None)
+def references(dtype):
+    """40-digit references of the three log-likelihoods on the rounded grid."""
+    x, mu, theta, pi, mu_2, theta_2 = (t.double().numpy() for t in as_tensors(dtype))
+    nb, zinb, mixture, shared = [], [], [], []
+    with mpmath.workdps(40):
+        for i in range(x.size):
+            log_1 = mp_log_nb(x[i], mu[i], theta[i])
+            w = mp_weight(pi[i])
+            zero = w if x[i] == 0 else 0
+            nb.append(float(log_1))
+            zinb.append(float(mpmath.log(zero + (1 - w) * mpmath.exp(log_1))))
+            for theta_b, out in ((theta_2[i], mixture), (theta[i], shared)):
+                p_2 = mpmath.exp(mp_log_nb(x[i], mu_2[i], theta_b))
+                out.append(float(mpmath.log(w * mpmath.exp(log_1) + (1 - w) * p_2)))
+    return tuple(np.array(r) for r in (nb, zinb, mixture, shared))
+
+
+def max_relative_error(result, reference):
+    assert torch.isfinite(result).all()
+    result = result.double().numpy()
+    return float(np.max(np.abs(result - reference) / np.abs(reference)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nb_matches_scipy_on_extreme_grid(dtype):
+    x, mu, theta = as_tensors(dtype)[:3]
+    xd, mud, thetad = (t.double().numpy() for t in (x, mu, theta))
+    scipy_reference = nbinom.logpmf(xd, thetad, thetad / (thetad + mud))
+    exact = references(dtype)[0]
+    # the float64 scipy reference itself is good to ~1e-9 on this grid
+    assert np.max(np.abs(scipy_reference - exact) / np.abs(exact)) < 1e-8
+    result = log_nb_positive(x, mu, theta)
+    assert result.dtype == dtype
+    assert max_relative_error(result, scipy_reference) <= TOLERANCE[dtype]
+    # regression guard: the implementation is far better than required
+    assert max_relative_error(result, exact) <= TOLERANCE[dtype] * 1e-2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zinb_matches_reference(dtype):
+    x, mu, theta, pi = as_tensors(dtype)[:4]
+    result = log_zinb_positive(x, mu, theta, pi)
+    assert result.dtype == dtype
+    assert max_relative_error(result, references(dtype)[1]) <= TOLERANCE[dtype] * 1e-2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mixture_matches_reference(dtype):
+    x, mu, theta, pi, mu_2, theta_2 = as_tensors(dtype)
+    _, _, mixture, shared = references(dtype)
+    result = log_mixture_nb(x, mu, mu_2, theta, theta_2, pi)
+    assert result.dtype == dtype
+    assert max_relative_error(result, mixture) <= TOLERANCE[dtype] * 1e-2
+    result = log_mixture_nb(x, mu, mu_2, theta, None, pi)
+    assert max_relative_error(result, shared) <= TOLERANCE[dtype] * 1e-2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_probabilities_sum_to_one(dtype):
+    k = torch.arange(20000, dtype=dtype)[:, None]
+    mu = torch.tensor([1e-3, 0.3, 4.0, 60.0, 150.0], dtype=dtype)
+    theta = torch.tensor([0.5, 1e-2, 3.0, 1e4, 2.0], dtype=dtype)
+    pi = torch.tensor([-3.0, 0.0, 2.0, -30.0, 1.0], dtype=dtype)
+    for log_p in (
+        log_nb_positive(k, mu, theta),
+        log_zinb_positive(k, mu, theta, pi),
+        log_mixture_nb(k, mu, mu * 3, theta, theta * 2, pi),
+    ):
+        total = torch.logsumexp(log_p.double(), dim=0).exp()
+        torch.testing.assert_close(total, torch.ones_like(total), rtol=0, atol=1e-5)
+
+
+def test_zinb_zero_counts_and_limits():
+    x = torch.zeros(3, dtype=torch.float64)
+    mu = torch.tensor([2.0, 2.0, 2.0], dtype=torch.float64)
+    theta = torch.tensor([5.0, 5.0, 5.0], dtype=torch.float64)
+    pi = torch.tensor([-50.0, 0.0, 50.0], dtype=torch.float64)
+    log_nb0 = log_nb_positive(x, mu, theta)
+    result = log_zinb_positive(x, mu, theta, pi)
+    torch.testing.assert_close(result[0], log_nb0[0])
+    torch.testing.assert_close(result[1], torch.log(0.5 + 0.5 * log_nb0[1].exp()))
+    torch.testing.assert_close(result[2], torch.zeros((), dtype=torch.float64))
+
+
+def test_broadcasting_shapes_and_integer_counts():
+    torch.manual_seed(0)
+    x = torch.poisson(torch.full((6, 4), 3.0)).long()
+    mu = torch.rand(6, 4) * 5 + 0.1
+    theta = torch.rand(4) + 0.5
+    pi = torch.randn(4)
+    for result in (
+        log_nb_positive(x, mu, theta),
+        log_zinb_positive(x, mu, theta, pi),
+        log_mixture_nb(x, mu, mu * 2, theta, None, pi),
+    ):
+        assert result.shape == (6, 4) and result.dtype == torch.float32
+    torch.testing.assert_close(
+        log_nb_positive(x, mu, theta),
+        log_nb_positive(x.float(), mu, theta.expand(6, 4)),
+    )
+
+
+def test_theta_terms_are_evaluated_per_gene(monkeypatch):
+    shapes = []
+    original = nb_function.stirling_error
+
+    def recording(n):
+        shapes.append(tuple(n.shape))
+        return original(n)
+
+    monkeypatch.setattr(nb_function, "stirling_error", recording)
+    x = torch.poisson(torch.full((32, 7), 2.0))
+    log_nb_positive(x, torch.rand(32, 7) + 0.1, torch.rand(7) + 0.5)
+    # Stirling remainders of theta (per gene), of x + theta and of x (per entry)
+    assert sorted(shapes) == [(7,), (32, 7), (32, 7)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gradients_finite_at_zero_counts_and_extremes(dtype):
+    x = torch.tensor([0.0, 0, 0, 1, 5, 1e4, 5e4, 0, 3], dtype=dtype)
+    mu = torch.tensor([1e-3, 5e4, 1.0, 0.0, 1e-3, 5e4, 1e-3, 0.0, 2.0], dtype=dtype)
+    theta = torch.tensor([1e4, 1e-3, 1.0, 1.0, 0.0, 1e-3, 1e4, 0.0, 1e30], dtype=dtype)
+    pi = torch.tensor([-30.0, 30, 0, 0, 1, -1, 2, 50, -50], dtype=dtype)
+    for function in (
+        lambda m, t, p: log_nb_positive(x, m, t),
+        lambda m, t, p: log_zinb_positive(x, m, t, p),
+        lambda m, t, p: log_mixture_nb(x, m, 2 * m + 1, t, None, p),
+    ):
+        params = [a.clone().requires_grad_() for a in (mu, theta, pi)]
+        result = function(*params)
+        assert torch.isfinite(result).all()
+        result.sum().backward()
+        for param in params[:2]:
+            assert torch.isfinite(param.grad).all()
+    # a zero mean under a positive count still receives a (large) gradient
+    mu = torch.zeros(1, dtype=dtype, requires_grad=True)
+    one = torch.ones(1, dtype=dtype)
+    log_nb_positive(one, mu, one).sum().backward()
+    assert mu.grad.item() > 1e6
+
+
+def test_analytic_gradients_match_finite_differences():
+    torch.manual_seed(1)
+    x = torch.tensor([[0.0, 1, 4, 30], [2, 0, 120, 7]], dtype=torch.float64)
+    mu = (torch.rand(2, 4, dtype=torch.float64) * 20 + 0.05).requires_grad_()
+    theta = (
+        torch.tensor([0.02, 0.7, 16.0, 900.0], dtype=torch.float64)
+    ).requires_grad_()
+    pi = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda m, t: log_nb_positive(x, m, t), (mu, theta))
+    assert torch.autograd.gradcheck(
+        lambda m, t, p: log_zinb_positive(x, m, t, p), (mu, theta, pi)
+    )
+    assert torch.autograd.gradcheck(
+        lambda m, t, p: log_mixture_nb(x, m, m * 3, t, t * 2, p), (mu, theta, pi)
+    )
+
+
+def test_float32_gradients_match_float64():
+    torch.manual_seed(2)
+    x = torch.poisson(torch.rand(64, 50) * 30)
+    x[0, :5] = torch.tensor([1e4, 2e4, 0, 5e4, 3.0])
+    mu = torch.rand(64, 50, dtype=torch.float64) * 40 + 1e-2
+    theta = torch.logspace(-3, 4, 50, dtype=torch.float64)
+    grads = {}
+    for dtype in DTYPES:
+        m = mu.to(dtype).requires_grad_()
+        t = theta.to(dtype).requires_grad_()
+        log_nb_positive(x.to(dtype), m, t).sum().backward()
+        grads[dtype] = (m.grad.double(), t.grad.double())
+    for g32, g64 in zip(grads[torch.float32], grads[torch.float64]):
+        torch.testing.assert_close(g32, g64, rtol=1e-4, atol=1e-5)
+
+
+def test_eps_only_floors_parameters():
+    x = torch.tensor([0.0, 3.0], dtype=torch.float64)
+    mu = torch.tensor([2e-8, 2e-8], dtype=torch.float64)
+    theta = torch.tensor([3e-8, 3e-8], dtype=torch.float64)
+    exact = [float(mp_log_nb(k, 2e-8, 3e-8)) for k in (0, 3)]
+    exact = torch.tensor(exact, dtype=torch.float64)
+    torch.testing.assert_close(log_nb_positive(x, mu, theta), exact, rtol=1e-12, atol=0)
+    theta = torch.full((2,), 0.5, dtype=torch.float64)
+    floored = log_nb_positive(x, torch.zeros(2, dtype=torch.float64), theta, eps=1e-6)
+    torch.testing.assert_close(floored, log_nb_positive(x, mu * 50, theta))
