@@ -18,7 +18,6 @@ requirements = [
     "pandas>=1.5",
     "anndata>=0.8",
     "h5py>=3.0",
-    "loompy>=3.0",
     "scikit-learn>=1.1",
     # loess fit of the seurat_v3 highly variable gene selection
     "scikit-misc>=0.2",
@@ -27,8 +26,9 @@ requirements = [
 ]
 
 extras = {
-    # scanpy is a reference for the gene selection tests only
-    "test": ["pytest>=7", "scanpy>=1.9", "flake8>=6", "black>=23"],
+    # scanpy (gene selection) and loompy (loom files) are references for the tests;
+    # loom files are read with h5py at run time
+    "test": ["pytest>=7", "scanpy>=1.9", "loompy>=3.0", "flake8>=6", "black>=23"],
     "notebooks": ["scanpy>=1.9", "jupyter", "nbconvert", "nbformat", "ipykernel"],
     "docs": ["sphinx>=6", "numpydoc"],
 }

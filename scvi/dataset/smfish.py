@@ -4,10 +4,10 @@ import logging
 import os
 from typing import Optional
 
-import loompy
 import numpy as np
 
 from .dataset import DownloadableDataset
+from .loom import read_loom
 
 logger = logging.getLogger(__name__)
 
@@ -126,22 +126,22 @@ class SmfishDataset(DownloadableDataset):
         """Read the loom file and populate the dataset."""
         logger.info("Loading smFISH dataset")
         path = os.path.join(self.save_path, self.filenames[0])
-        with loompy.connect(path, mode="r", validate=False) as ds:
-            for kind, keys, name in (
-                ("row", ds.ra.keys(), "Gene"),
-                ("column", ds.ca.keys(), "ClusterName"),
-                ("column", ds.ca.keys(), "X"),
-                ("column", ds.ca.keys(), "Y"),
-            ):
-                if name not in keys:
-                    raise ValueError(
-                        f"{path} has no {kind} attribute {name!r}; found {list(keys)}"
-                    )
-            gene_names = np.asarray(ds.ra["Gene"], dtype=str)
-            clusters = np.asarray(ds.ca["ClusterName"], dtype=str)
-            x_coord = np.asarray(ds.ca["X"], dtype=np.float64)
-            y_coord = np.asarray(ds.ca["Y"], dtype=np.float64)
-            X = np.asarray(ds[:, :], dtype=np.float32).T
+        loom = read_loom(path)
+        for kind, attrs, name in (
+            ("row", loom["row_attrs"], "Gene"),
+            ("column", loom["col_attrs"], "ClusterName"),
+            ("column", loom["col_attrs"], "X"),
+            ("column", loom["col_attrs"], "Y"),
+        ):
+            if name not in attrs:
+                raise ValueError(
+                    f"{path} has no {kind} attribute {name!r}; found {list(attrs)}"
+                )
+        gene_names = np.asarray(loom["row_attrs"]["Gene"], dtype=str)
+        clusters = np.asarray(loom["col_attrs"]["ClusterName"], dtype=str)
+        x_coord = np.asarray(loom["col_attrs"]["X"], dtype=np.float64)
+        y_coord = np.asarray(loom["col_attrs"]["Y"], dtype=np.float64)
+        X = loom["X"]
         if self.use_high_level_cluster:
             names = np.array([high_level_cluster(c) or "" for c in clusters])
             unknown = sorted(set(clusters[names == ""]) - {_EXCLUDED})
