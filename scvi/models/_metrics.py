@@ -117,6 +117,11 @@ def _log_importance_weights(model, tensors, **reconstruction_kwargs) -> torch.Te
     x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
     out = model.inference(x, batch_index, labels)
     z = out.get("untran_z", out["z"])
+    if "bernoulli_params" in reconstruction_kwargs:
+        # global zero-inflation samples are spread over the cells' batches/labels
+        reconstruction_kwargs = dict(
+            reconstruction_kwargs, batch_index=batch_index, y=labels
+        )
     reconst_loss = model.get_reconstruction_loss(
         x, out["px_rate"], out["px_r"], out["px_dropout"], **reconstruction_kwargs
     )

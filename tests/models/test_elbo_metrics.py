@@ -61,7 +61,7 @@ class LinearGaussianModel:
         return out
 
     def get_reconstruction_loss(
-        self, x, px_rate, px_r, px_dropout, bernoulli_params=None
+        self, x, px_rate, px_r, px_dropout, bernoulli_params=None, **kwargs
     ):
         if bernoulli_params is not None:
             self.bernoulli_shapes.append(tuple(bernoulli_params.shape))

@@ -301,3 +301,14 @@ def test_gaussian_helpers_match_torch():
         gaussian_log_prob(value, q_m, q_v),
         normal(q_m, q_v.sqrt()).log_prob(value).sum(-1),
     )
+
+
+def test_one_hot_of_integer_indices_with_one_category():
+    from scvi.models.modules.utils import one_hot
+
+    index = torch.zeros(4, 1, dtype=torch.long)
+    assert torch.equal(one_hot(index, 1, torch.float32), torch.ones(4, 1))
+    two = torch.tensor([[1], [0]])
+    assert torch.equal(one_hot(two, 2, torch.float32), torch.tensor([[0.0, 1], [1, 0]]))
+    soft = torch.tensor([[0.25, 0.75]])
+    assert torch.equal(one_hot(soft, 2, torch.float32), soft)

@@ -129,7 +129,9 @@ def one_hot(index: Optional[torch.Tensor], n_cat: int, dtype: torch.dtype):
     """
     if index is None:
         raise ValueError(f"a covariate with {n_cat} categories was given None")
-    if index.dim() > 1 and index.shape[-1] == n_cat:
+    if n_cat == 1:  # a single category: every row is [1]
+        return torch.ones(index.shape[0], 1, dtype=dtype, device=index.device)
+    if index.dim() > 1 and index.shape[-1] == n_cat and index.is_floating_point():
         return index.to(dtype)
     if index.dim() > 1:
         if index.shape[-1] != 1:

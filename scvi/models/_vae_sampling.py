@@ -1,0 +1,148 @@
+"""Posterior sampling methods shared by the scVI family of models.
+
+:class:`VAESamplingMixin` gives :class:`scvi.models.vae.VAE` (and its subclasses)
+the public sampling methods of the scVI 0.6 API. It relies on the model's
+``z_encoder``, ``l_encoder``, ``latent_distribution``, ``_encoder_input``,
+``_label_covariate`` and ``inference``.
+"""
+
+from typing import List, Optional
+
+import torch
+
+
+class VAESamplingMixin:
+    """Latent and expression samples of a fitted scVI-like model."""
+
+    def get_latents(
+        self, x: torch.Tensor, y: Optional[torch.Tensor] = None
+    ) -> List[torch.Tensor]:
+        """Returns the result of ``sample_from_posterior_z`` inside a list.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        y
+            Cell-type labels, ``(batch_size, 1)``.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One element list of a tensor of shape ``(batch_size, n_latent)``.
+        """
+        return [self.sample_from_posterior_z(x, y)]
+
+    def sample_from_posterior_z(
+        self,
+        x: torch.Tensor,
+        y: Optional[torch.Tensor] = None,
+        give_mean: bool = False,
+        n_samples: int = 5000,
+    ) -> torch.Tensor:
+        """Samples the tensor of latent values from the posterior.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        y
+            Cell-type labels, ``(batch_size, 1)``.
+        give_mean
+            Return the posterior mean instead of a sample: ``qz_m`` for
+            ``"normal"``, the average of the softmax of ``n_samples`` Gaussian
+            draws for ``"ln"``.
+        n_samples
+            How many Monte Carlo samples to average for the transformed mean.
+
+        Returns
+        -------
+        torch.Tensor
+            Tensor of shape ``(batch_size, n_latent)``.
+        """
+        y = self._label_covariate(x, y)
+        qz_m, qz_v, z = self.z_encoder(self._encoder_input(x), y)
+        if not give_mean:
+            return z
+        if self.latent_distribution == "normal":
+            return qz_m
+        draws = torch.distributions.Normal(qz_m, qz_v.sqrt()).sample((n_samples,))
+        return self.z_encoder.z_transformation(draws).mean(dim=0)
+
+    def sample_from_posterior_l(self, x: torch.Tensor) -> torch.Tensor:
+        """Samples the tensor of (log) library sizes from the posterior.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+
+        Returns
+        -------
+        torch.Tensor
+            A sample of ``q(l | x)``, the log library size, shape
+            ``(batch_size, 1)``.
+        """
+        return self.l_encoder(self._encoder_input(x))[2]
+
+    def get_sample_scale(
+        self,
+        x: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        y: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+        transform_batch: Optional[int] = None,
+    ) -> torch.Tensor:
+        """Returns the tensor of predicted frequencies of expression.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        batch_index
+            Batch of each cell, shape ``(batch_size, 1)``.
+        y
+            Cell-type labels, ``(batch_size, 1)``.
+        n_samples
+            Number of posterior samples.
+        transform_batch
+            Batch to transform the samples into (decoder covariate).
+
+        Returns
+        -------
+        torch.Tensor
+            Frequencies (rows sum to 1), shape ``(batch_size, n_input)``, with a
+            leading ``(n_samples,)`` axis when ``n_samples > 1``.
+        """
+        return self.inference(x, batch_index, y, n_samples, transform_batch)["px_scale"]
+
+    def get_sample_rate(
+        self,
+        x: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        y: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+        transform_batch: Optional[int] = None,
+    ) -> torch.Tensor:
+        """Returns the tensor of means of the negative binomial distribution.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        batch_index
+            Batch of each cell, shape ``(batch_size, 1)``.
+        y
+            Cell-type labels, ``(batch_size, 1)``.
+        n_samples
+            Number of posterior samples.
+        transform_batch
+            Batch to transform the samples into (decoder covariate).
+
+        Returns
+        -------
+        torch.Tensor
+            ``exp(library) * px_scale``, shape ``(batch_size, n_input)``, with a
+            leading ``(n_samples,)`` axis when ``n_samples > 1``.
+        """
+        return self.inference(x, batch_index, y, n_samples, transform_batch)["px_rate"]

@@ -1,0 +1,584 @@
+"""totalVI: joint model of RNA and surface protein counts (Gayoso et al.).
+
+Generative model of a cell with gene counts ``x`` (``G`` genes), protein counts
+``y`` (``P`` proteins) and batch ``s``::
+
+    z ~ LogisticNormal(0, I) (or N(0, I))   latent cell state
+    l ~ N(local_l_mean, local_l_var)        log gene library size
+    x_g ~ NB(exp(l) rho_g(z, s), theta_g)   (or ZINB with dropout logits)
+    log beta_t ~ N(c_t^s, d_t^s)            protein background mean (per batch)
+    y_t ~ pi_t NB(beta_t, phi_t) + (1 - pi_t) NB(alpha_t beta_t, phi_t)
+
+with ``alpha_t = fore_scale >= 1``, ``pi_t(z, s)`` the probability of the
+background component and ``phi_t`` the protein inverse dispersion. The posterior
+``q(z, l | x, y)`` is amortised by :class:`EncoderTOTALVI` on
+``concat(x, y)`` and ``q(log beta | z)`` by :class:`DecoderTOTALVI`.
+"""
+
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._gaussian import gaussian_kl
+from .log_likelihood import log_mixture_nb, log_nb_positive, log_zinb_positive
+from .modules import DecoderTOTALVI, EncoderTOTALVI, reparameterize_gaussian
+from .modules.totalvi import MAX_LOG_LIBRARY
+from .modules.utils import check_option, one_hot
+
+GENE_DISPERSIONS = ("gene", "gene-batch", "gene-label")
+PROTEIN_DISPERSIONS = ("protein", "protein-batch", "protein-label")
+GENE_LOSSES = ("nb", "zinb")
+LATENT_DISTRIBUTIONS = ("normal", "ln")
+
+
+def _n_categories(mode: str, n_batch: int, n_labels: int) -> int:
+    """Number of columns of a dispersion parameter (0: one value per feature)."""
+    if mode.endswith("-batch"):
+        if n_batch < 1:
+            raise ValueError(f"dispersion {mode!r} needs n_batch >= 1")
+        return n_batch
+    if mode.endswith("-label"):
+        if n_labels < 1:
+            raise ValueError(f"dispersion {mode!r} needs n_labels >= 1")
+        return n_labels
+    return 0
+
+
+def _per_category(
+    param: torch.Tensor, index: Optional[torch.Tensor], name: str
+) -> torch.Tensor:
+    """Select the column of ``param`` (``(F,)`` or ``(F, n_cat)``) of every cell.
+
+    Returns ``param`` itself when it is one-dimensional, else a ``(batch, F)``
+    tensor (``index``: indices ``(batch, 1)`` / ``(batch,)`` or one-hot).
+    """
+    if param.dim() == 1:
+        return param
+    n_cat = param.shape[1]
+    if index is None:
+        if n_cat == 1:
+            return param[:, 0]
+        raise ValueError(f"{name} is needed to select among {n_cat} categories")
+    return F.linear(one_hot(index, n_cat, param.dtype), param)
+
+
+class TOTALVI(nn.Module):
+    """Total variational inference for CITE-seq data.
+
+    Implements the totalVI model of [Gayoso19].
+
+    Parameters
+    ----------
+    n_input_genes
+        Number of input genes.
+    n_input_proteins
+        Number of input proteins.
+    n_batch
+        Number of batches.
+    n_labels
+        Number of labels.
+    n_hidden
+        Number of nodes per hidden layer for the z encoder (protein+genes), genes
+        library encoder, z->genes+proteins decoder.
+    n_latent
+        Dimensionality of the latent space.
+    n_layers_encoder, n_layers_decoder
+        Number of hidden layers of the encoder and of the gene decoder.
+    dropout_rate_decoder, dropout_rate_encoder
+        Dropout rates of the decoder and the encoder.
+    gene_dispersion
+        ``"gene"`` (constant per gene across cells), ``"gene-batch"`` (differs
+        between batches) or ``"gene-label"`` (differs between labels).
+    protein_dispersion
+        ``"protein"``, ``"protein-batch"`` or ``"protein-label"``, likewise.
+    log_variational
+        Log(data+1) prior to encoding for numerical stability. Not normalization.
+    reconstruction_loss_gene
+        ``"nb"`` (negative binomial) or ``"zinb"`` (zero-inflated NB).
+    latent_distribution
+        ``"normal"`` (isotropic normal) or ``"ln"`` (logistic normal with normal
+        parameters ``N(0, 1)``).
+    protein_batch_mask
+        Per batch, a boolean array of length ``n_input_proteins`` telling which
+        proteins were measured in that batch (a sequence of ``n_batch`` arrays or an
+        array of shape ``(n_batch, n_input_proteins)``); unmeasured proteins add
+        nothing to the protein reconstruction loss nor to the background KL, and
+        the encoder sees them as zeros.
+    encoder_batch
+        Whether the encoder receives the batch as a covariate.
+
+    Examples
+    --------
+    >>> dataset = Dataset10X(dataset_name="pbmc_10k_protein_v3", save_path=save_path)
+    >>> totalvae = TOTALVI(dataset.nb_genes, len(dataset.protein_names))
+    """
+
+    def __init__(
+        self,
+        n_input_genes: int,
+        n_input_proteins: int,
+        n_batch: int = 0,
+        n_labels: int = 0,
+        n_hidden: int = 256,
+        n_latent: int = 20,
+        n_layers_encoder: int = 1,
+        n_layers_decoder: int = 1,
+        dropout_rate_decoder: float = 0.2,
+        dropout_rate_encoder: float = 0.2,
+        gene_dispersion: str = "gene",
+        protein_dispersion: str = "protein",
+        log_variational: bool = True,
+        reconstruction_loss_gene: str = "nb",
+        latent_distribution: str = "ln",
+        protein_batch_mask: Optional[Union[Sequence, np.ndarray]] = None,
+        encoder_batch: bool = True,
+    ):
+        super().__init__()
+        self.gene_dispersion = check_option(
+            gene_dispersion, GENE_DISPERSIONS, "gene_dispersion"
+        )
+        self.protein_dispersion = check_option(
+            protein_dispersion, PROTEIN_DISPERSIONS, "protein_dispersion"
+        )
+        self.reconstruction_loss_gene = check_option(
+            reconstruction_loss_gene, GENE_LOSSES, "reconstruction_loss_gene"
+        )
+        self.latent_distribution = check_option(
+            latent_distribution, LATENT_DISTRIBUTIONS, "latent_distribution"
+        )
+        self.n_input_genes, self.n_input_proteins = n_input_genes, n_input_proteins
+        self.n_batch, self.n_labels, self.n_latent = n_batch, n_labels, n_latent
+        self.log_variational = log_variational
+        self.encoder_batch = encoder_batch
+
+        n_cat = _n_categories(gene_dispersion, n_batch, n_labels)
+        shape = (n_input_genes, n_cat) if n_cat else (n_input_genes,)
+        self.px_r = nn.Parameter(torch.randn(shape))
+        n_cat = _n_categories(protein_dispersion, n_batch, n_labels)
+        shape = (n_input_proteins, n_cat) if n_cat else (n_input_proteins,)
+        self.py_r = nn.Parameter(2.0 * torch.rand(shape))
+        # prior N(alpha, exp(log_beta)^2) of the log protein background, per batch
+        shape = (n_input_proteins, n_batch) if n_batch > 0 else (n_input_proteins,)
+        self.background_pro_alpha = nn.Parameter(torch.randn(shape))
+        self.background_pro_log_beta = nn.Parameter(
+            torch.randn(shape).clamp(-10.0, 1.0)
+        )
+        self._register_mask(protein_batch_mask)
+
+        self.encoder = EncoderTOTALVI(
+            n_input_genes + n_input_proteins,
+            n_latent,
+            n_cat_list=[n_batch] if encoder_batch else None,
+            n_layers=n_layers_encoder,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate_encoder,
+            distribution=latent_distribution,
+        )
+        self.decoder = DecoderTOTALVI(
+            n_latent,
+            n_input_genes,
+            n_input_proteins,
+            n_cat_list=[n_batch],
+            n_layers=n_layers_decoder,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate_decoder,
+        )
+
+    def _register_mask(self, protein_batch_mask) -> None:
+        """Store the ``(n_batch, P)`` float mask of measured proteins (or None)."""
+        if protein_batch_mask is None:
+            self.register_buffer("protein_batch_mask", None)
+            return
+        mask = np.stack([np.asarray(m, dtype=bool) for m in protein_batch_mask])
+        if mask.shape != (max(self.n_batch, 1), self.n_input_proteins):
+            raise ValueError(
+                "protein_batch_mask must hold one boolean mask of "
+                f"{self.n_input_proteins} proteins per batch (n_batch="
+                f"{self.n_batch}); got shape {mask.shape}"
+            )
+        self.register_buffer("protein_batch_mask", torch.from_numpy(mask).float())
+
+    def _mask_minibatch(self, batch_index: Optional[torch.Tensor]):
+        """Mask ``(batch, P)`` of the proteins measured in each cell's batch."""
+        if self.protein_batch_mask is None:
+            return None
+        return _per_category(self.protein_batch_mask.t(), batch_index, "batch_index")
+
+    # ---------------------------------------------------------------- inference
+    def inference(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+        transform_batch: Optional[int] = None,
+    ) -> Dict[str, Union[torch.Tensor, Dict[str, torch.Tensor]]]:
+        """Internal helper function to compute necessary inference quantities.
+
+        The dict ``px_`` holds the parameters of the NB / ZINB of the genes:
+        ``rate`` (the NB mean), ``dropout`` (zero-inflation logits), ``scale``
+        (frequencies, the quantity differential expression works on) and ``r``
+        (inverse dispersion). The dict ``py_`` holds those of the protein NB
+        mixture: ``rate_fore`` and ``rate_back`` (foreground and background
+        means), ``mixing`` (logits of the background probability), ``scale``
+        (foreground mean weighted by the foreground probability, on the simplex),
+        ``back_alpha`` and ``back_beta`` (mean and standard deviation of the
+        posterior of ``log(rate_back)``), ``fore_scale`` (``rate_fore /
+        rate_back >= 1``) and ``r`` (inverse dispersion).
+
+        Parameters
+        ----------
+        x
+            Gene counts, shape ``(batch_size, n_input_genes)``.
+        y
+            Protein counts, shape ``(batch_size, n_input_proteins)``.
+        batch_index
+            Batch of each cell, shape ``(batch_size, 1)``.
+        label
+            Cell-type labels, shape ``(batch_size, 1)``.
+        n_samples
+            Number of posterior samples; above 1 the samples get a leading
+            ``(n_samples,)`` axis.
+        transform_batch
+            If given, the decoder sees every cell as coming from this batch.
+
+        Returns
+        -------
+        dict
+            ``px_`` and ``py_`` (dicts of ``(..., batch_size, G)`` and ``(...,
+            batch_size, P)`` tensors; ``r`` is ``(G,)`` / ``(P,)`` for the per
+            feature dispersions, else ``(batch_size, G)`` / ``(batch_size, P)``),
+            ``qz_m``, ``qz_v``, ``z``, ``untran_z`` (``(..., batch_size,
+            n_latent)``), ``ql_m``, ``ql_v``, ``library_gene`` (library size),
+            ``untran_l`` (its log) (``(..., batch_size, 1)``) and
+            ``log_pro_back_mean`` (the sample of ``log(rate_back)``).
+        """
+        mask = self._mask_minibatch(batch_index)
+        if mask is not None:  # the encoder does not see unmeasured proteins
+            y = y * mask
+        data = torch.cat([x, y], dim=-1)
+        if self.log_variational:
+            data = torch.log1p(data)
+        enc_batch = batch_index if self.encoder_batch else None
+        qz_m, qz_v, ql_m, ql_v, latent, untran = self.encoder(data, enc_batch)
+        z, untran_z, untran_l = latent["z"], untran["z"], untran["l"]
+        if n_samples > 1:
+            qz_m, qz_v, ql_m, ql_v = (
+                t.unsqueeze(0).expand((n_samples,) + t.shape)
+                for t in (qz_m, qz_v, ql_m, ql_v)
+            )
+            z, untran_z = self.encoder.reparameterize_transformation(qz_m, qz_v)
+            untran_l = reparameterize_gaussian(ql_m, ql_v).clamp(max=MAX_LOG_LIBRARY)
+        library_gene = torch.exp(untran_l)
+        if transform_batch is not None:
+            batch_index = torch.full(
+                (x.shape[0], 1), int(transform_batch), dtype=torch.long, device=x.device
+            )
+        px_, py_, log_pro_back_mean = self.decoder(z, library_gene, batch_index)
+        px_["r"], py_["r"] = self._dispersions(batch_index, label)
+        return dict(
+            px_=px_,
+            py_=py_,
+            qz_m=qz_m,
+            qz_v=qz_v,
+            z=z,
+            untran_z=untran_z,
+            ql_m=ql_m,
+            ql_v=ql_v,
+            library_gene=library_gene,
+            untran_l=untran_l,
+            log_pro_back_mean=log_pro_back_mean,
+        )
+
+    def _dispersions(self, batch_index, label) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Inverse dispersions ``(theta, phi)`` of genes and proteins."""
+        covariates = {"batch": (batch_index, "batch_index"), "label": (label, "label")}
+        result = []
+        for param, mode in (
+            (self.px_r, self.gene_dispersion),
+            (self.py_r, self.protein_dispersion),
+        ):
+            index, name = covariates.get(mode.split("-")[-1], (None, ""))
+            result.append(torch.exp(_per_category(param, index, name)))
+        return result[0], result[1]
+
+    # ------------------------------------------------------------------- losses
+    def get_reconstruction_loss(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        px_: Dict[str, torch.Tensor],
+        py_: Dict[str, torch.Tensor],
+        pro_batch_mask_minibatch: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Compute reconstruction loss.
+
+        Parameters
+        ----------
+        x
+            Gene counts, shape ``(batch_size, n_input_genes)``.
+        y
+            Protein counts, shape ``(batch_size, n_input_proteins)``.
+        px_, py_
+            Gene and protein parameters from :meth:`inference`.
+        pro_batch_mask_minibatch
+            Optional 0/1 weights ``(batch_size, n_input_proteins)``: proteins
+            with weight 0 are left out of the protein loss.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(reconst_loss_gene, reconst_loss_protein)``: ``-log p(x | .)`` and
+            ``-log p(y | .)`` summed over features, each of shape ``(...,
+            batch_size)``.
+        """
+        if self.reconstruction_loss_gene == "zinb":
+            log_px = log_zinb_positive(x, px_["rate"], px_["r"], px_["dropout"])
+        else:
+            log_px = log_nb_positive(x, px_["rate"], px_["r"])
+        log_py = log_mixture_nb(
+            y, py_["rate_back"], py_["rate_fore"], py_["r"], None, py_["mixing"]
+        )
+        if pro_batch_mask_minibatch is not None:
+            log_py = log_py * pro_batch_mask_minibatch
+        return -log_px.sum(dim=-1), -log_py.sum(dim=-1)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        local_l_mean_gene: torch.Tensor,
+        local_l_var_gene: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, ...]:
+        """Returns the reconstruction loss and the Kullback divergences.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input_genes)``.
+        y
+            Tensor of values with shape ``(batch_size, n_input_proteins)``.
+        local_l_mean_gene
+            Means of the prior of the log gene library, ``(batch_size, 1)``.
+        local_l_var_gene
+            Variances of the prior of the log gene library, ``(batch_size, 1)``.
+        batch_index
+            Batch of each cell, shape ``(batch_size, 1)``.
+        label
+            Cell-type labels, shape ``(batch_size, 1)``.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Five tensors of shape ``(batch_size,)``: ``reconst_loss_gene``,
+            ``reconst_loss_protein``, ``kl_div_z`` (``KL(q(z) || N(0, I))`` on the
+            Gaussian before the latent transformation), ``kl_div_l_gene`` (KL of
+            the log library from ``N(local_l_mean_gene, local_l_var_gene)``) and
+            ``kl_div_back_pro`` (KL of ``q(log rate_back)`` from the per batch
+            background prior, summed over the measured proteins). Their sum is
+            the negative ELBO of each cell.
+        """
+        out = self.inference(x, y, batch_index, label)
+        mask = self._mask_minibatch(batch_index)
+        reconst_gene, reconst_protein = self.get_reconstruction_loss(
+            x, y, out["px_"], out["py_"], mask
+        )
+        kl_z = gaussian_kl(out["qz_m"], out["qz_v"])
+        kl_l = gaussian_kl(
+            out["ql_m"], out["ql_v"], local_l_mean_gene, local_l_var_gene
+        )
+        prior_mean = _per_category(
+            self.background_pro_alpha, batch_index, "batch_index"
+        )
+        prior_std = torch.exp(
+            _per_category(self.background_pro_log_beta, batch_index, "batch_index")
+        )
+        py_ = out["py_"]
+        kl_back = gaussian_kl(
+            py_["back_alpha"], py_["back_beta"] ** 2, prior_mean, prior_std**2, False
+        )
+        if mask is not None:
+            kl_back = kl_back * mask
+        return reconst_gene, reconst_protein, kl_z, kl_l, kl_back.sum(dim=-1)
+
+    # --------------------------------------------------------------- public API
+    def sample_from_posterior_z(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        give_mean: bool = False,
+        n_samples: int = 5000,
+    ) -> torch.Tensor:
+        """Access the tensor of latent values from the posterior.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input_genes)``.
+        y
+            Tensor of values with shape ``(batch_size, n_input_proteins)``.
+        batch_index
+            Tensor of batch indices, ``(batch_size, 1)``.
+        give_mean
+            Whether to give the mean of the distribution instead of a sample:
+            ``qz_m`` for ``"normal"``, the average of the softmax of
+            ``n_samples`` Gaussian draws for ``"ln"``.
+        n_samples
+            Number of Monte Carlo draws for the logistic normal mean.
+
+        Returns
+        -------
+        torch.Tensor
+            Tensor of shape ``(batch_size, n_latent)``.
+        """
+        out = self.inference(x, y, batch_index)
+        if not give_mean:
+            return out["z"]
+        if self.latent_distribution == "normal":
+            return out["qz_m"]
+        std = out["qz_v"].sqrt()
+        draws = torch.distributions.Normal(out["qz_m"], std).sample((n_samples,))
+        return self.encoder.z_transformation(draws).mean(dim=0)
+
+    def sample_from_posterior_l(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        give_mean: bool = True,
+    ) -> torch.Tensor:
+        """Provides the tensor of library size from the posterior.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input_genes)``.
+        y
+            Tensor of values with shape ``(batch_size, n_input_proteins)``.
+        batch_index
+            Tensor of batch indices, ``(batch_size, 1)``.
+        give_mean
+            Return the mean of the log-normal posterior of the library size,
+            ``exp(ql_m + ql_v / 2)``, instead of a sample.
+
+        Returns
+        -------
+        torch.Tensor
+            Gene library sizes (not their log), shape ``(batch_size, 1)``.
+        """
+        out = self.inference(x, y, batch_index)
+        if not give_mean:
+            return out["library_gene"]
+        log_mean = out["ql_m"] + 0.5 * out["ql_v"]
+        return torch.exp(log_mean.clamp(max=MAX_LOG_LIBRARY))
+
+    def get_sample_dispersion(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns the tensors of dispersions for genes and proteins.
+
+        Parameters
+        ----------
+        x, y, batch_index, label, n_samples
+            As in :meth:`inference`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Inverse dispersions ``(px_r, py_r)`` of the negative binomials:
+            ``(G,)`` and ``(P,)`` for per feature dispersions, else
+            ``(batch_size, G)`` and ``(batch_size, P)``.
+        """
+        out = self.inference(x, y, batch_index, label, n_samples)
+        return out["px_"]["r"], out["py_"]["r"]
+
+    def get_sample_rate(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+    ) -> torch.Tensor:
+        """Returns the tensor of negative binomial mean for genes.
+
+        Parameters
+        ----------
+        x, y, batch_index, label, n_samples
+            As in :meth:`inference`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``library_gene * px_scale``, shape ``(batch_size, n_input_genes)``
+            (leading ``(n_samples,)`` axis when ``n_samples > 1``).
+        """
+        return self.inference(x, y, batch_index, label, n_samples)["px_"]["rate"]
+
+    def get_sample_scale(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+        transform_batch: Optional[int] = None,
+        eps: float = 0,
+        normalize_pro: bool = False,
+        sample_bern: bool = True,
+        include_bg: bool = False,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns tuple of gene and protein scales.
+
+        These scales can also be transformed into a particular batch. This
+        function is the core of differential expression.
+
+        Parameters
+        ----------
+        x, y, batch_index, label, n_samples
+            As in :meth:`inference`.
+        transform_batch
+            Int of batch to "transform" all cells into.
+        eps
+            Prior count to add to protein normalized expression.
+        normalize_pro
+            Whether to make protein expression sum to one in a cell.
+        sample_bern
+            Whether to sample the background indicator from its Bernoulli
+            distribution (``1``: background) instead of using its probability.
+        include_bg
+            Whether to include the background component of expression.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Gene frequencies ``(batch_size, G)`` (rows sum to 1) and protein
+            expression ``(batch_size, P)``: ``(1 - b) rate_fore (+ b rate_back``
+            if ``include_bg``) ``+ eps`` with ``b`` the background indicator or
+            probability, divided by its row sum if ``normalize_pro``. Leading
+            ``(n_samples,)`` axis when ``n_samples > 1``.
+        """
+        out = self.inference(x, y, batch_index, label, n_samples, transform_batch)
+        px_, py_ = out["px_"], out["py_"]
+        background = torch.sigmoid(py_["mixing"])
+        if sample_bern:
+            background = torch.bernoulli(background)
+        protein = (1.0 - background) * py_["rate_fore"]
+        if include_bg:
+            protein = protein + background * py_["rate_back"]
+        protein = protein + eps
+        if normalize_pro:
+            protein = protein / protein.sum(dim=-1, keepdim=True)
+        return px_["scale"], protein

@@ -1,0 +1,275 @@
+"""VAEC: scVI conditioned on cell-type labels, semi-supervised (M2 of Kingma 2014).
+
+Generative model: ``y ~ Cat(y_prior)``, ``z ~ N(0, I)``, ``l`` as in scVI and
+``x | z, l, s, y`` decoded with both the batch ``s`` and the label ``y`` as
+covariates. Posterior ``q(y | x) q(z | x, y) q(l | x)``. For unlabelled cells the
+label is summed out: every label is enumerated and the per-label losses are
+weighted by the classifier's probabilities ``q(y | x)``; ``KL(q(y | x) || p(y))``
+is added. The helpers below are shared with :mod:`scvi.models.scanvi`.
+"""
+
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+
+from ._gaussian import gaussian_kl
+from .classifier import Classifier
+from .modules import DecoderSCVI, Encoder
+from .vae import VAE
+
+
+def label_prior(
+    y_prior: Optional[Union[torch.Tensor, Sequence[float]]], n_labels: int
+) -> torch.Tensor:
+    """Validated prior probabilities of the labels.
+
+    Parameters
+    ----------
+    y_prior
+        Positive weights of the ``n_labels`` labels, any shape with ``n_labels``
+        elements (e.g. ``(1, n_labels)``), normalised to sum to one; None gives
+        the uniform prior.
+    n_labels
+        Number of labels.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 tensor of shape ``(n_labels,)`` summing to one.
+    """
+    if y_prior is None:
+        return torch.full((n_labels,), 1.0 / n_labels)
+    prior = torch.as_tensor(y_prior, dtype=torch.float32).detach().reshape(-1)
+    if prior.numel() != n_labels:
+        raise ValueError(f"y_prior must have {n_labels} entries, got {prior.numel()}")
+    if not bool((prior > 0).all()):
+        raise ValueError("y_prior must be positive for every label")
+    return (prior / prior.sum()).clone()
+
+
+def enumerate_labels(n_labels: int, n_cells: int, device=None) -> torch.Tensor:
+    """Every label for every cell, label-major.
+
+    Parameters
+    ----------
+    n_labels, n_cells
+        Number of labels and of cells.
+    device
+        Device of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        int64 tensor of shape ``(n_labels, n_cells, 1)`` whose ``[k, n, 0]``
+        entry is ``k``.
+    """
+    labels = torch.arange(n_labels, device=device).view(n_labels, 1, 1)
+    return labels.expand(n_labels, n_cells, 1)
+
+
+def expected_over_labels(values: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """Expectation of per-label values under the label probabilities.
+
+    Parameters
+    ----------
+    values
+        Shape ``(n_labels, batch)``.
+    probs
+        Shape ``(batch, n_labels)``, rows summing to one.
+
+    Returns
+    -------
+    torch.Tensor
+        ``sum_k probs[n, k] values[k, n]``, shape ``(batch,)``.
+    """
+    return (values * probs.t()).sum(dim=0)
+
+
+def categorical_kl(probs: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """``KL(Cat(probs) || Cat(prior))`` per row.
+
+    Parameters
+    ----------
+    probs
+        Shape ``(batch, n_labels)``, rows summing to one.
+    prior
+        Positive probabilities, shape ``(n_labels,)``.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(batch,)``; zero probabilities contribute zero.
+    """
+    log_probs = torch.log(probs.clamp(min=torch.finfo(probs.dtype).tiny))
+    return (probs * (log_probs - torch.log(prior))).sum(dim=-1)
+
+
+def as_column(index: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+    """Category indices as a ``(batch, 1)`` column (None and one-hot unchanged)."""
+    if index is None or index.dim() > 1:
+        return index
+    return index.unsqueeze(-1)
+
+
+class VAEC(VAE):
+    """A semi-supervised Variational auto-encoder model - inspired from M2 model,
+    as described in (https://arxiv.org/pdf/1406.5298.pdf).
+
+    Parameters
+    ----------
+    n_input
+        Number of input genes.
+    n_batch
+        Number of batches.
+    n_labels
+        Number of labels (at least 1).
+    n_hidden
+        Number of nodes per hidden layer.
+    n_latent
+        Dimensionality of the latent space.
+    n_layers
+        Number of hidden layers used for encoder and decoder NNs.
+    dropout_rate
+        Dropout rate for neural networks.
+    y_prior
+        Prior probabilities of the labels, ``n_labels`` positive values (e.g.
+        shape ``(1, n_labels)``); if None, uniform over cell types.
+    dispersion
+        ``"gene"``, ``"gene-batch"``, ``"gene-label"`` or ``"gene-cell"``, see
+        :class:`~scvi.models.vae.VAE`.
+    log_variational
+        Log(data+1) prior to encoding for numerical stability. Not normalization.
+    reconstruction_loss
+        ``"zinb"``, ``"nb"`` or ``"poisson"``.
+
+    Examples
+    --------
+    >>> gene_dataset = SyntheticDataset(n_labels=3)
+    >>> vaec = VAEC(gene_dataset.nb_genes, n_batch=gene_dataset.n_batches * False,
+    ... n_labels=3, y_prior=torch.tensor([[0.1, 0.5, 0.4]]))
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_batch: int,
+        n_labels: int,
+        n_hidden: int = 128,
+        n_latent: int = 10,
+        n_layers: int = 1,
+        dropout_rate: float = 0.1,
+        y_prior=None,
+        dispersion: str = "gene",
+        log_variational: bool = True,
+        reconstruction_loss: str = "zinb",
+    ):
+        if n_labels < 1:
+            raise ValueError(f"VAEC needs n_labels >= 1, got {n_labels}")
+        super().__init__(
+            n_input,
+            n_batch=n_batch,
+            n_labels=n_labels,
+            n_hidden=n_hidden,
+            n_latent=n_latent,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+            dispersion=dispersion,
+            log_variational=log_variational,
+            reconstruction_loss=reconstruction_loss,
+        )
+        self.z_encoder = Encoder(
+            n_input,
+            n_latent,
+            n_cat_list=[n_labels],
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+            dropout_rate=dropout_rate,
+        )
+        self.decoder = DecoderSCVI(
+            n_latent,
+            n_input,
+            n_cat_list=[n_batch, n_labels],
+            n_layers=n_layers,
+            n_hidden=n_hidden,
+        )
+        self.register_buffer("y_prior", label_prior(y_prior, n_labels))
+        self.classifier = Classifier(
+            n_input,
+            n_hidden=n_hidden,
+            n_labels=n_labels,
+            n_layers=n_layers,
+            dropout_rate=dropout_rate,
+        )
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities ``q(y | x)``.
+
+        Parameters
+        ----------
+        x
+            Counts, shape ``(batch_size, n_input)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(batch_size, n_labels)``, rows summing to one.
+        """
+        return self.classifier(self._encoder_input(x))
+
+    def _label_covariate(self, x: torch.Tensor, y: Optional[torch.Tensor]):
+        """The given labels, else the most probable label of each cell."""
+        if y is not None:
+            return y
+        return self.classify(x).argmax(dim=-1, keepdim=True)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        local_l_mean: torch.Tensor,
+        local_l_var: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        y: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns the reconstruction loss and the KL divergences.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        local_l_mean, local_l_var
+            Mean and variance of the log library prior, ``(batch_size, 1)``.
+        batch_index
+            Batch of each cell, ``(batch_size, 1)``.
+        y
+            Cell-type labels ``(batch_size, 1)`` (or one-hot ``(batch_size,
+            n_labels)``); None for unlabelled cells, whose label is summed out
+            under ``q(y | x)``.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(reconst_loss + kl_l, kl_z [+ KL(q(y | x) || p(y))])``, each of
+            shape ``(batch_size,)``; for unlabelled cells the reconstruction
+            loss and ``kl_z`` are expectations over the labels.
+        """
+        if y is not None:
+            return super().forward(x, local_l_mean, local_l_var, batch_index, y)
+        n_cells = x.shape[0]
+        x_ = self._encoder_input(x)
+        ql_m, ql_v, library = self.l_encoder(x_)
+        ys = enumerate_labels(self.n_labels, n_cells, x.device)
+        x_all = x_.unsqueeze(0).expand(self.n_labels, *x_.shape)
+        qz_m, qz_v, _ = self.z_encoder(x_all, ys)
+        z, _ = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
+        batch_index = as_column(batch_index)
+        if batch_index is not None:
+            batch_index = batch_index.expand(self.n_labels, *batch_index.shape)
+        out = self.generative(z, library, batch_index, ys)
+        reconst_loss = self.get_reconstruction_loss(
+            x, out["px_rate"], out["px_r"], out["px_dropout"]
+        )
+        probs = self.classify(x)
+        kl_z = expected_over_labels(gaussian_kl(qz_m, qz_v), probs)
+        kl_z = kl_z + categorical_kl(probs, self.y_prior)
+        kl_l = gaussian_kl(ql_m, ql_v, local_l_mean, local_l_var)
+        return expected_over_labels(reconst_loss, probs) + kl_l, kl_z
