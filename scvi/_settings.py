@@ -55,6 +55,12 @@ def set_verbosity(level: Union[int, str]) -> None:
             handler.setLevel(level)
 
 
+def progress_bar_enabled(show_progbar: bool = True) -> bool:
+    """Whether a progress bar is shown: asked for and the ``scvi`` logger shows
+    warnings (``set_verbosity("ERROR")`` silences the bars)."""
+    return bool(show_progbar) and logger.getEffectiveLevel() <= logging.WARNING
+
+
 _add_handler()
 set_verbosity(logging.INFO)
 logger.debug("Added StreamHandler with custom formatter to 'scvi' logger.")

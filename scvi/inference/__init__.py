@@ -1,1 +1,14 @@
 """Training of the models and queries of their posteriors."""
+
+from .inference import AdapterTrainer, UnsupervisedTrainer
+from .posterior import Posterior
+from .posterior_utils import load_posterior
+from .trainer import Trainer
+
+__all__ = [
+    "Trainer",
+    "Posterior",
+    "UnsupervisedTrainer",
+    "AdapterTrainer",
+    "load_posterior",
+]

@@ -1,0 +1,260 @@
+"""Mini-batch iteration over a GeneExpressionDataset.
+
+A :class:`BatchLoader` draws the cell order of an epoch from its sampler as one index
+array, cuts it into mini-batches and hands each mini-batch of indices to the
+dataset's collate function, which slices every array (dense or CSR) at once. No
+Python work is done per cell, unlike a :class:`torch.utils.data.DataLoader`, which
+calls ``dataset[i]`` for every cell.
+"""
+
+from typing import Callable, Iterator, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+__all__ = [
+    "BatchLoader",
+    "SequentialSubsetSampler",
+    "SubsetRandomSampler",
+    "RandomSampler",
+    "SequentialSampler",
+    "as_index_array",
+    "sampler_indices",
+]
+
+# DataLoader arguments that have no meaning for in-process slicing; accepted and
+# ignored so that scVI 0.6 code passing them keeps working.
+_IGNORED_LOADER_KWARGS = {
+    "num_workers",
+    "timeout",
+    "worker_init_fn",
+    "prefetch_factor",
+    "persistent_workers",
+    "generator",
+    "multiprocessing_context",
+    "pin_memory_device",
+}
+
+
+def as_index_array(indices, n_cells: int, name: str = "indices") -> np.ndarray:
+    """Cell positions as an int64 array; a boolean mask of length n_cells is allowed.
+
+    Parameters
+    ----------
+    indices
+        Integer positions or a boolean mask.
+    n_cells
+        Number of cells of the dataset.
+    name
+        Argument name used in error messages.
+
+    Raises
+    ------
+    ValueError
+        If the positions are out of range, not integers, or the mask has the wrong
+        length.
+    """
+    array = np.asarray(indices)
+    if array.dtype == bool:
+        if array.shape != (n_cells,):
+            raise ValueError(
+                f"{name} as a boolean mask must have length {n_cells} (the number "
+                f"of cells), got shape {array.shape}"
+            )
+        return np.flatnonzero(array).astype(np.int64)
+    array = array.reshape(-1)
+    if array.size == 0:
+        return array.astype(np.int64)
+    if not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(
+            f"{name} must be integer cell positions or a boolean mask, "
+            f"got dtype {array.dtype}"
+        )
+    if array.min() < 0 or array.max() >= n_cells:
+        raise ValueError(
+            f"{name} must lie in [0, {n_cells}) (the number of cells), got values "
+            f"from {array.min()} to {array.max()}"
+        )
+    return array.astype(np.int64, copy=False)
+
+
+class _IndexSampler(Sampler):
+    """A sampler that gives the order of a whole epoch as one index array."""
+
+    def epoch_indices(self) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.epoch_indices().tolist())
+
+
+class SequentialSubsetSampler(_IndexSampler):
+    """Visits the given cell positions in the given order.
+
+    Parameters
+    ----------
+    indices
+        Cell positions.
+    """
+
+    def __init__(self, indices: Sequence[int]):
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+
+    def epoch_indices(self) -> np.ndarray:
+        return self.indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class SubsetRandomSampler(_IndexSampler):
+    """Visits the given cell positions in a new random order at each epoch.
+
+    The order is drawn with :func:`torch.randperm`, so :func:`scvi.set_seed`
+    makes it reproducible.
+
+    Parameters
+    ----------
+    indices
+        Cell positions.
+    """
+
+    def __init__(self, indices: Sequence[int]):
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+
+    def epoch_indices(self) -> np.ndarray:
+        return self.indices[torch.randperm(len(self.indices)).numpy()]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class SequentialSampler(_IndexSampler):
+    """Visits every cell of a dataset in order.
+
+    Parameters
+    ----------
+    data_source
+        Anything with a length (the dataset).
+    """
+
+    def __init__(self, data_source):
+        self.n_cells = len(data_source)
+
+    def epoch_indices(self) -> np.ndarray:
+        return np.arange(self.n_cells, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.n_cells
+
+
+class RandomSampler(_IndexSampler):
+    """Visits every cell of a dataset in a new random order at each epoch.
+
+    Parameters
+    ----------
+    data_source
+        Anything with a length (the dataset).
+    """
+
+    def __init__(self, data_source):
+        self.n_cells = len(data_source)
+
+    def epoch_indices(self) -> np.ndarray:
+        return torch.randperm(self.n_cells).numpy()
+
+    def __len__(self) -> int:
+        return self.n_cells
+
+
+def sampler_indices(sampler: Sampler) -> np.ndarray:
+    """The cell order of one epoch of ``sampler`` as an int64 array.
+
+    Samplers of this module return their array directly; any other
+    :class:`torch.utils.data.Sampler` is iterated once.
+    """
+    if isinstance(sampler, _IndexSampler):
+        return sampler.epoch_indices()
+    return np.fromiter(iter(sampler), dtype=np.int64)
+
+
+class BatchLoader:
+    """Iterates over mini-batches of tensors of a dataset.
+
+    It takes the arguments of :class:`torch.utils.data.DataLoader` that matter for a
+    dataset held in memory; worker arguments (``num_workers`` ...) are accepted and
+    ignored.
+
+    Parameters
+    ----------
+    dataset
+        A :class:`~scvi.dataset.GeneExpressionDataset`.
+    batch_size
+        Number of cells per mini-batch.
+    sampler
+        Gives the cell order of each epoch (default: all cells in order, or in a
+        random order when ``shuffle``).
+    collate_fn
+        Maps an array of cell positions to a tuple of tensors (default:
+        ``dataset.collate_fn_builder()``).
+    shuffle
+        Random order when no sampler is given.
+    drop_last
+        Drop the last, incomplete mini-batch.
+    pin_memory
+        Put the tensors in page-locked memory (faster copies to the GPU).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 128,
+        sampler: Optional[Sampler] = None,
+        collate_fn: Optional[Callable] = None,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        pin_memory: bool = False,
+        **kwargs,
+    ):
+        unknown = set(kwargs) - _IGNORED_LOADER_KWARGS
+        if unknown:
+            raise TypeError(
+                f"unexpected data loader argument(s) {sorted(unknown)}; valid ones "
+                "are batch_size, sampler, collate_fn, shuffle, drop_last, pin_memory"
+            )
+        if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer, got {batch_size!r}"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler and shuffle=True are mutually exclusive")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        if sampler is None:
+            sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        self.collate_fn = collate_fn or dataset.collate_fn_builder()
+        self.drop_last = drop_last
+        self.pin_memory = pin_memory and torch.cuda.is_available()
+
+    def __len__(self) -> int:
+        n_cells = len(self.sampler)
+        if self.drop_last:
+            return n_cells // self.batch_size
+        return -(-n_cells // self.batch_size)
+
+    def __iter__(self) -> Iterator[Tuple[torch.Tensor, ...]]:
+        order = sampler_indices(self.sampler)
+        stop = len(order)
+        if self.drop_last:
+            stop -= stop % self.batch_size
+        for start in range(0, stop, self.batch_size):
+            tensors = self.collate_fn(order[start : start + self.batch_size])
+            if self.pin_memory:
+                tensors = tuple(t.pin_memory() for t in tensors)
+            yield tensors

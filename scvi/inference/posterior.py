@@ -1,0 +1,110 @@
+"""The Posterior: a trained model together with a subset of the cells of a dataset."""
+
+from typing import List, Optional, Union
+
+import numpy as np
+
+from ._posterior_base import PosteriorBase
+from ._posterior_sampling import SamplingMixin, eval_mode
+from ._posterior_scores import ScoresMixin
+from .metrics import unsupervised_clustering_accuracy
+
+__all__ = ["Posterior", "unsupervised_clustering_accuracy"]
+
+
+class Posterior(ScoresMixin, SamplingMixin, PosteriorBase):
+    """The functional data unit.
+
+    A ``Posterior`` is instantiated with a model and a ``gene_dataset``, and
+    arguments of its mini-batch loader. A subset of indices can be specified, for
+    purposes such as splitting the data into train/test or labelled/unlabelled (for
+    semi-supervised learning). Each trainer holds several posteriors
+    (``train_set``, ``test_set``, ...) to train a model, and each comes with the
+    queries of its cells: latent space, imputation, normalized expression,
+    likelihoods and latent-space scores.
+
+    Iteration (``for tensors in posterior``) yields mini-batch tuples
+    ``(x, local_l_mean, local_l_var, batch_index, labels)``; with ``indices`` or
+    ``shuffle=True`` the order is random and changes at every pass (training), else
+    sequential. Queries returning one row per cell (:meth:`get_latent`,
+    :meth:`imputation`, ...) always follow the order of :attr:`indices`.
+
+    Parameters
+    ----------
+    model
+        A model instance from class VAE, VAEC, SCANVI, AutoZIVAE.
+    gene_dataset
+        A :class:`~scvi.dataset.GeneExpressionDataset`.
+    shuffle
+        Visit all cells in a random order (without ``indices``).
+    indices
+        Cell positions (or a boolean mask) of the subset of cells.
+    use_cuda
+        Put the mini-batches on the GPU when one is available (the model must be
+        there too); falls back to the CPU quietly.
+    data_loader_kwargs
+        Arguments of the mini-batch loader: ``batch_size`` (128), ``collate_fn``,
+        ``pin_memory``, ``drop_last``.
+
+    Examples
+    --------
+    >>> gene_dataset = CortexDataset()
+    >>> vae = VAE(gene_dataset.nb_genes, n_batch=gene_dataset.n_batches * False,
+    ...           n_labels=gene_dataset.n_labels)
+    >>> trainer = UnsupervisedTrainer(vae, gene_dataset)
+    >>> trainer.train(n_epochs=50)
+    >>> trainer.train_set.reconstruction_error()
+    >>> trainer.train_set.entropy_batch_mixing()
+    >>> trainer.train_set.show_t_sne(n_samples=1000, color_by="labels")
+    """
+
+    def __init__(
+        self,
+        model,
+        gene_dataset,
+        shuffle: bool = False,
+        indices: Optional[Union[List[int], np.ndarray]] = None,
+        use_cuda: bool = True,
+        data_loader_kwargs: Optional[dict] = None,
+    ):
+        super().__init__(
+            model,
+            gene_dataset,
+            shuffle=shuffle,
+            indices=indices,
+            use_cuda=use_cuda,
+            data_loader_kwargs=data_loader_kwargs,
+        )
+
+    def get_stats(self) -> np.ndarray:
+        """Posterior samples of the log library size of each cell.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n_cells,)``, one draw of ``q(l | x)`` per cell.
+        """
+        libraries = []
+        with eval_mode(self.model):
+            for tensors in self._ordered():
+                x, _, _, batch_index, labels = tensors[:5]
+                library = self.model.inference(x, batch_index=batch_index, y=labels)[
+                    "library"
+                ]
+                libraries.append(library.cpu().numpy())
+        return np.concatenate(libraries).ravel()
+
+    def accuracy(self):
+        """Classification accuracy: defined by
+        :class:`~scvi.inference.annotation.AnnotationPosterior`, whose models
+        classify cells; a plain Posterior has no classifier.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, for a plain Posterior.
+        """
+        raise NotImplementedError(
+            "accuracy() needs a classifying model: use an AnnotationPosterior "
+            "(scvi.inference.annotation)"
+        )

@@ -1,0 +1,110 @@
+"""Helpers users call next to a Posterior: metrics, plots and ``load_posterior``.
+
+``load_posterior`` lives here (and in :mod:`scvi.inference`); nothing in the
+package imports this module, so it may import every posterior class.
+"""
+
+import json
+import os
+from typing import Union
+
+import numpy as np
+import torch
+
+from ._posterior_base import POSTERIOR_FILES, PosteriorBase, resolve_use_cuda
+from .metrics import (
+    entropy_batch_mixing,
+    knn_purity,
+    nn_overlap,
+    plot_imputation,
+    unsupervised_clustering_accuracy,
+)
+
+__all__ = [
+    "load_posterior",
+    "entropy_batch_mixing",
+    "knn_purity",
+    "nn_overlap",
+    "plot_imputation",
+    "unsupervised_clustering_accuracy",
+]
+
+
+def load_posterior(
+    dir_path: str, model, use_cuda: Union[str, bool, None] = "auto", **posterior_kwargs
+):
+    """Function to use in order to retrieve a posterior that was saved using the
+    ``save_posterior`` method.
+
+    Because of pytorch model loading usage, this function needs a scVI model object
+    initialized with exact same parameters that during training. Because saved
+    posteriors correspond to already trained models, data is loaded sequentially
+    using a sequential sampler.
+
+    Parameters
+    ----------
+    dir_path
+        Directory containing the posterior properties to be retrieved.
+    model
+        scVI initialized model.
+    use_cuda
+        Specifies if the computations should be performed with a GPU. If
+        ``"auto"``, then cuda availability is inferred, with a preference to load
+        on GPU. If False, the model will be loaded on the CPU, even if it was
+        trained using a GPU.
+    **posterior_kwargs
+        Additional parameters to feed to the posterior constructor.
+
+    Returns
+    -------
+    Posterior
+        A posterior of the saved class over the saved cells, in their order.
+
+    Examples
+    --------
+    >>> model = VAE(nb_genes, n_batches, n_hidden=128, n_latent=10)
+    >>> trainer = UnsupervisedTrainer(model, dataset, train_size=0.5)
+    >>> trainer.train(n_epochs=200)
+    >>> trainer.train_set.save_posterior("./my_run_train_posterior")
+    >>> model = VAE(nb_genes, n_batches, n_hidden=128, n_latent=10)
+    >>> post = load_posterior("./my_run_train_posterior", model=model)
+    """
+    import scvi.inference  # noqa: F401  (registers every posterior class)
+    from ..dataset import AnnDatasetFromAnnData
+    import anndata
+
+    dir_path = os.fspath(dir_path)
+    paths = {key: os.path.join(dir_path, name) for key, name in POSTERIOR_FILES.items()}
+    missing = [p for p in paths.values() if not os.path.exists(p)]
+    if missing:
+        raise ValueError(
+            f"dir_path {dir_path!r} does not hold a saved posterior: missing "
+            f"{', '.join(os.path.basename(p) for p in missing)}"
+        )
+    with open(paths["attributes"]) as f:
+        attributes = json.load(f)
+    posterior_type = attributes.get("posterior_type", "Posterior")
+    posterior_class = PosteriorBase._registry.get(posterior_type)
+    if posterior_class is None:
+        raise ValueError(
+            f"the saved posterior is a {posterior_type!r}, a class this version of "
+            f"scvi does not know; known: {sorted(PosteriorBase._registry)}"
+        )
+    dataset = AnnDatasetFromAnnData(anndata.read_h5ad(paths["dataset"]))
+    device = "cuda" if resolve_use_cuda(use_cuda) else "cpu"
+    state = torch.load(paths["model"], map_location=device, weights_only=True)
+    model.load_state_dict(state)
+    model.to(device)
+    model.eval()
+    indices = np.load(paths["indices"])
+    posterior_kwargs.setdefault(
+        "data_loader_kwargs", {"batch_size": attributes.get("batch_size", 128)}
+    )
+    posterior = posterior_class(
+        model,
+        dataset,
+        indices=indices,
+        use_cuda=device == "cuda",
+        **posterior_kwargs,
+    )
+    return posterior.sequential(posterior.data_loader.batch_size)
