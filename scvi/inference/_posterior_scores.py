@@ -132,7 +132,7 @@ class ScoresMixin:
 
     @metric_mode("max")
     def knn_purity(self) -> float:
-        """Computes kNN purity as described in [Lopez18].
+        """Computes kNN purity as described in Lopez et al. (2018).
 
         Returns
         -------

@@ -144,7 +144,7 @@ def entropy_batch_mixing(
 ) -> float:
     """Entropy of batch mixing in the neighbourhoods of a latent space.
 
-    Follows [Lopez18]_. The ``n_neighbors``-nearest-neighbour graph of all cells is
+    Follows Lopez et al. (2018). The ``n_neighbors``-nearest-neighbour graph of all cells is
     built in ``latent_space`` (a cell is not its own neighbour). For a cell ``i``
     let ``p_ib`` be the fraction of its neighbours that come from batch ``b``; its
     entropy is ``H_i = -sum_b p_ib log(p_ib)`` (natural logarithm, ``0 log 0 =
@@ -214,7 +214,7 @@ def entropy_batch_mixing(
 def knn_purity(latent: np.ndarray, label: np.ndarray, n_neighbors: int = 30) -> float:
     """Mean agreement between each cell's label and its neighbours' labels.
 
-    Follows [Lopez18]_. For each cell, the purity is the fraction of its
+    Follows Lopez et al. (2018). For each cell, the purity is the fraction of its
     ``n_neighbors`` nearest neighbours in ``latent`` (itself excluded) that share
     its label. Purities are averaged within each label class, then the class
     averages are averaged, so that every class weighs the same whatever its size.

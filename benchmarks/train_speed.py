@@ -1,0 +1,163 @@
+"""Training speed and held-out likelihood of scVI, ours beside scvi 0.6.8.
+
+Simulates a count matrix of 3,000 cells x 1,000 genes in 2 batches (5 cell types,
+zero-inflated negative binomial counts at single-cell depth), trains the manual's
+default VAE (1 hidden layer of 128 units, 10 latent dimensions, ZINB, gene
+dispersion) with ``UnsupervisedTrainer(train_size=0.9, batch_size=128)``, and prints
+epochs per second, the held-out negative ELBO and the held-out negative marginal
+log-likelihood. With ``--peer-python`` the same script runs in that interpreter (an
+environment made by ``../shared/tools/make-peer-env``, holding scvi 0.6.8) on the
+same data and seed, one run after the other, and the ratios are printed.
+
+Both runs execute the same code below (``RUNNER``): the API is the same.
+
+Usage::
+
+    python benchmarks/train_speed.py --epochs 200 --peer-python /path/to/peer/bin/python
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+RUNNER = r"""
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, torch
+import scvi
+from scvi.dataset import GeneExpressionDataset
+from scvi.models import VAE
+from scvi.inference import UnsupervisedTrainer
+
+path, epochs, seed, mc, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    int(sys.argv[4]), int(sys.argv[5])
+if threads > 0:
+    torch.set_num_threads(threads)
+data = np.load(path)
+dataset = GeneExpressionDataset()
+dataset.populate_from_data(data["X"], batch_indices=data["batches"])
+np.random.seed(seed)
+torch.manual_seed(seed)
+vae = VAE(dataset.nb_genes, n_batch=dataset.n_batches)
+trainer = UnsupervisedTrainer(
+    vae, dataset, train_size=0.9, batch_size=128, use_cuda=False, frequency=None,
+    show_progbar=False, seed=seed,
+)
+begin = time.perf_counter()
+trainer.train(n_epochs=epochs, lr=1e-3)
+seconds = time.perf_counter() - begin
+torch.manual_seed(seed)
+elbo = float(trainer.test_set.elbo())
+torch.manual_seed(seed)
+marginal_ll = float(trainer.test_set.marginal_ll(n_mc_samples=mc))
+print(json.dumps({
+    "version": scvi.__version__, "epochs": epochs, "seconds": seconds,
+    "epochs_per_second": epochs / seconds, "test_elbo": elbo,
+    "test_marginal_ll": marginal_ll, "threads": torch.get_num_threads(),
+}))
+"""
+
+
+def simulate(n_cells: int, n_genes: int, seed: int):
+    """ZINB counts: 5 cell types, 2 batches, library sizes of single-cell depth."""
+    rs = np.random.RandomState(seed)
+    n_types = 5
+    cell_types = rs.randint(n_types, size=n_cells)
+    batches = rs.permutation(np.arange(n_cells) % 2)
+    base = rs.normal(0.0, 1.5, size=n_genes)
+    programs = base + rs.normal(0.0, 0.7, size=(n_types, n_genes))
+    batch_effect = np.stack([np.zeros(n_genes), rs.normal(0.0, 0.3, size=n_genes)])
+    log_rho = programs[cell_types] + batch_effect[batches]
+    rho = np.exp(log_rho - log_rho.max(1, keepdims=True))
+    rho /= rho.sum(1, keepdims=True)
+    library = rs.lognormal(np.log(1500.0), 0.4, size=(n_cells, 1))
+    mean = library * rho
+    theta = rs.gamma(2.0, 1.0, size=n_genes) + 0.5
+    counts = rs.poisson(rs.gamma(theta, mean / theta))
+    dropout = rs.uniform(size=counts.shape) < 0.1
+    counts[dropout] = 0
+    return counts.astype(np.float32), batches
+
+
+def run(python: str, path: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as cwd:  # so that `import scvi` is the install
+        result = subprocess.run(
+            [
+                python,
+                "-c",
+                RUNNER,
+                path,
+                str(args.epochs),
+                str(args.seed),
+                str(args.mc_samples),
+                str(args.threads),
+            ],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+        )
+    if result.returncode != 0:
+        sys.exit(f"{python} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=int, default=3000)
+    parser.add_argument("--genes", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--mc-samples",
+        type=int,
+        default=100,
+        help="importance samples of the marginal log-likelihood",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads in both runs (0: torch's default)",
+    )
+    parser.add_argument("--peer-python", help="python of an env holding scvi 0.6.8")
+    args = parser.parse_args()
+
+    counts, batches = simulate(args.cells, args.genes, args.seed)
+    print(
+        f"data: {args.cells} cells x {args.genes} genes, 2 batches, "
+        f"{(counts > 0).mean():.1%} non-zero, mean library {counts.sum(1).mean():.0f}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "counts.npz")
+        np.savez(path, X=counts, batches=batches)
+        runs = {"ours": run(sys.executable, path, args)}
+        if args.peer_python:
+            runs["peer"] = run(args.peer_python, path, args)
+    print(
+        f"{'':6} {'version':>8} {'epochs/s':>9} {'test -ELBO':>11} {'test -log p(x)':>15}"
+    )
+    for name, r in runs.items():
+        print(
+            f"{name:6} {r['version']:>8} {r['epochs_per_second']:9.2f} "
+            f"{r['test_elbo']:11.2f} {r['test_marginal_ll']:15.2f}"
+        )
+    if "peer" in runs:
+        ours, peer = runs["ours"], runs["peer"]
+        speed = ours["epochs_per_second"] / peer["epochs_per_second"]
+        ll_gap = (ours["test_marginal_ll"] - peer["test_marginal_ll"]) / abs(
+            peer["test_marginal_ll"]
+        )
+        print(f"speed ratio (ours / peer): {speed:.2f}x  (target >= 1.5x)")
+        print(
+            f"held-out marginal log-likelihood, relative gap: {ll_gap:+.2%} "
+            "(target within 1%; negative = ours better)"
+        )
+
+
+if __name__ == "__main__":
+    main()
