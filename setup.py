@@ -1,4 +1,5 @@
 """Packaging for scvi."""
+
 import re
 from pathlib import Path
 
@@ -27,8 +28,18 @@ requirements = [
 
 extras = {
     # scanpy (gene selection) and loompy (loom files) are references for the tests;
-    # loom files are read with h5py at run time
-    "test": ["pytest>=7", "scanpy>=1.9", "loompy>=3.0", "flake8>=6", "black>=23"],
+    # loom files are read with h5py at run time; nbformat, nbconvert and ipykernel
+    # execute the notebooks in tests/notebooks
+    "test": [
+        "pytest>=7",
+        "scanpy>=1.9",
+        "loompy>=3.0",
+        "flake8>=6",
+        "black>=23",
+        "nbformat>=5",
+        "nbconvert>=7",
+        "ipykernel>=6",
+    ],
     "notebooks": ["scanpy>=1.9", "jupyter", "nbconvert", "nbformat", "ipykernel"],
     "docs": ["sphinx>=6", "numpydoc"],
 }

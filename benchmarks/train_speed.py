@@ -138,9 +138,8 @@ def main() -> None:
         runs = {"ours": run(sys.executable, path, args)}
         if args.peer_python:
             runs["peer"] = run(args.peer_python, path, args)
-    print(
-        f"{'':6} {'version':>8} {'epochs/s':>9} {'test -ELBO':>11} {'test -log p(x)':>15}"
-    )
+    header = ("", "version", "epochs/s", "test -ELBO", "test -log p(x)")
+    print("{:6} {:>8} {:>9} {:>11} {:>15}".format(*header))
     for name, r in runs.items():
         print(
             f"{name:6} {r['version']:>8} {r['epochs_per_second']:9.2f} "
