@@ -145,11 +145,12 @@ def entropy_batch_mixing(
     """Entropy of batch mixing in the neighbourhoods of a latent space.
 
     Follows Lopez et al. (2018). The ``n_neighbors``-nearest-neighbour graph of
-    all cells is built in ``latent_space`` (a cell is not its own neighbour). For a cell ``i``
-    let ``p_ib`` be the fraction of its neighbours that come from batch ``b``; its
-    entropy is ``H_i = -sum_b p_ib log(p_ib)`` (natural logarithm, ``0 log 0 =
-    0``). ``n_pools`` times, ``n_samples_per_pool`` distinct cells are drawn at
-    random and their entropies averaged; the result is the mean over the pools.
+    all cells is built in ``latent_space`` (a cell is not its own neighbour). For a
+    cell ``i`` let ``p_ib`` be the fraction of its neighbours that come from batch
+    ``b``; its entropy is ``H_i = -sum_b p_ib log(p_ib)`` (natural logarithm,
+    ``0 log 0 = 0``). ``n_pools`` times, ``n_samples_per_pool`` distinct cells are
+    drawn at random and their entropies averaged; the result is the mean over the
+    pools.
 
     With two batches this is the binary entropy of the proportion of neighbours
     from the second batch, the definition of scVI 0.6. The score is 0 when every
