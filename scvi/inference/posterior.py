@@ -5,6 +5,7 @@ from typing import List, Optional, Union
 import numpy as np
 
 from ._posterior_base import PosteriorBase
+from ._posterior_de import DifferentialExpressionMixin
 from ._posterior_sampling import SamplingMixin, eval_mode
 from ._posterior_scores import ScoresMixin
 from .metrics import unsupervised_clustering_accuracy
@@ -12,7 +13,7 @@ from .metrics import unsupervised_clustering_accuracy
 __all__ = ["Posterior", "unsupervised_clustering_accuracy"]
 
 
-class Posterior(ScoresMixin, SamplingMixin, PosteriorBase):
+class Posterior(DifferentialExpressionMixin, ScoresMixin, SamplingMixin, PosteriorBase):
     """The functional data unit.
 
     A ``Posterior`` is instantiated with a model and a ``gene_dataset``, and
