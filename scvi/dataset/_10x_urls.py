@@ -70,10 +70,8 @@ def archive_name(dataset_name: str, type: str = "filtered") -> str:
 
     Parameters
     ----------
-    dataset_name
-        One of the keys of :data:`DATASETS`.
-    type
-        ``"filtered"`` or ``"raw"``.
+    dataset_name, type
+        As in :func:`dataset_url`.
 
     Returns
     -------
@@ -81,9 +79,7 @@ def archive_name(dataset_name: str, type: str = "filtered") -> str:
         E.g. ``"filtered_gene_bc_matrices.tar.gz"`` or
         ``"raw_feature_bc_matrix.tar.gz"``.
     """
-    check_type(type)
-    family = _family(dataset_name)
-    return f"{type}_{family}.tar.gz"
+    return f"{type}_{_family(dataset_name, type)}.tar.gz"
 
 
 def dataset_url(dataset_name: str, type: str = "filtered") -> str:
@@ -106,13 +102,14 @@ def dataset_url(dataset_name: str, type: str = "filtered") -> str:
     ValueError
         For an unknown dataset name (the message lists the known ones) or type.
     """
-    check_type(type)
-    family = _family(dataset_name)
+    family = _family(dataset_name, type)
     version = DATASETS[dataset_name][0]
     return f"{BASE_URL}/{version}/{dataset_name}/{dataset_name}_{type}_{family}.tar.gz"
 
 
-def _family(dataset_name: str) -> str:
+def _family(dataset_name: str, type: str) -> str:
+    """Archive family of a known dataset, after checking ``type``."""
+    check_type(type)
     if dataset_name not in DATASETS:
         raise ValueError(
             f"dataset_name {dataset_name!r} is not a known 10x dataset; valid names: "

@@ -7,7 +7,6 @@ AnnData (in memory or through a ``.h5ad`` file) gives the same dataset.
 """
 
 import logging
-import os
 from typing import Dict, Optional, Tuple
 
 import anndata
@@ -16,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp_sparse
 
 from ._checks import check_categorical
+from ._single_file import SingleFileMixin
 from .dataset import CellMeasurement, DownloadableDataset, GeneExpressionDataset
 
 logger = logging.getLogger(__name__)
@@ -300,7 +300,7 @@ class AnnDatasetFromAnnData(GeneExpressionDataset):
         )
 
 
-class DownloadableAnnDataset(DownloadableDataset):
+class DownloadableAnnDataset(SingleFileMixin, DownloadableDataset):
     """Forms a :class:`DownloadableDataset` from a ``.h5ad`` file using ``anndata``.
 
     The file is read with :func:`anndata.read_h5ad`, then converted as in
@@ -353,29 +353,19 @@ class DownloadableAnnDataset(DownloadableDataset):
         self.ctype_label = ctype_label
         self.class_label = class_label
         self.use_raw = use_raw
-        super().__init__(
-            urls=url,
-            filenames=filename,
-            save_path=save_path,
-            delayed_populating=delayed_populating,
-        )
+        super().__init__(filename, save_path, url, delayed_populating)
 
-    def populate(self) -> None:
-        """Read the ``.h5ad`` file and populate the dataset from it."""
-        path = os.path.join(self.save_path, self.filenames[0])
-        logger.info("Preprocessing dataset")
+    def _read(self, path: str) -> dict:
         try:
             ad = anndata.read_h5ad(path)
         except (OSError, KeyError, ValueError, TypeError) as error:
             raise ValueError(
                 f"could not read {path} as a .h5ad file: {error}"
             ) from None
-        data = extract_data_from_anndata(
+        return extract_data_from_anndata(
             ad,
             batch_label=self.batch_label,
             ctype_label=self.ctype_label,
             class_label=self.class_label,
             use_raw=self.use_raw,
         )
-        logger.info("Finished preprocessing dataset")
-        self.populate_from_data(**data)

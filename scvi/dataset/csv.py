@@ -13,6 +13,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 import pandas as pd
 
+from ._single_file import SingleFileMixin
 from .dataset import DownloadableDataset
 
 logger = logging.getLogger(__name__)
@@ -221,7 +222,7 @@ def _gene_subset(gene_names: np.ndarray, subset_genes) -> np.ndarray:
     return np.array([lookup[g] for g in subset.astype(str)], dtype=np.int64)
 
 
-class CsvDataset(DownloadableDataset):
+class CsvDataset(SingleFileMixin, DownloadableDataset):
     """Loads a ``.csv`` file (or any delimited text file) of counts.
 
     The file has a header row and names in its first column: gene names and cell
@@ -309,17 +310,16 @@ class CsvDataset(DownloadableDataset):
         self.batch_ids_file = batch_ids_file
         self.subset_genes = subset_genes
         self.new_n_genes = new_n_genes
-        super().__init__(
-            urls=url,
-            filenames=filename,
-            save_path=save_path,
-            delayed_populating=delayed_populating,
-        )
+        super().__init__(filename, save_path, url, delayed_populating)
 
     def populate(self) -> None:
-        """Read the file (and the labels and batch files) and populate the dataset."""
-        path = os.path.join(self.save_path, self.filenames[0])
-        logger.info("Preprocessing dataset")
+        """Read the file (and the labels and batch files) and populate the dataset;
+        then keep ``new_n_genes`` genes if given."""
+        super().populate()
+        if self.new_n_genes:
+            self.subsample_genes(new_n_genes=self.new_n_genes)
+
+    def _read(self, path: str) -> dict:
         table = read_count_table(path, sep=self.sep, compression=self.compression)
         if self.gene_by_cell:
             gene_names, cell_names = table.index, table.columns
@@ -348,18 +348,39 @@ class CsvDataset(DownloadableDataset):
             )
             if batch_indices.dtype.kind not in "iu":
                 _, batch_indices = np.unique(batch_indices, return_inverse=True)
-        logger.info("Finished preprocessing dataset")
-        self.populate_from_data(
-            X, batch_indices=batch_indices, labels=labels, gene_names=gene_names
+        return dict(
+            X=X, batch_indices=batch_indices, labels=labels, gene_names=gene_names
         )
-        if self.new_n_genes:
-            self.subsample_genes(new_n_genes=self.new_n_genes)
 
 
 _SPATIAL_RESEARCH = "https://www.spatialresearch.org/wp-content/uploads/2016/07/"
 
 
-class BreastCancerDataset(CsvDataset):
+class _SpatialTranscriptomicsMixin:
+    """For a :class:`CsvDataset` of a count matrix of *Visualization and analysis
+    of gene expression in tissue sections by spatial transcriptomics* (Ståhl et
+    al., Science 353, 78-82, 2016).
+
+    ``FILENAME`` is tab separated, with one row per spot and one column per gene;
+    it is downloaded from the Spatial Research lab's resources (spatialresearch.org,
+    formerly spatialtranscriptomicsresearch.org) if it is not in ``save_path``.
+    """
+
+    #: name of the file, set by the subclasses
+    FILENAME: str
+
+    def __init__(self, save_path: str = "data", delayed_populating: bool = False):
+        super().__init__(
+            self.FILENAME,
+            save_path=save_path,
+            url=_SPATIAL_RESEARCH + self.FILENAME,
+            sep="\t",
+            gene_by_cell=False,
+            delayed_populating=delayed_populating,
+        )
+
+
+class BreastCancerDataset(_SpatialTranscriptomicsMixin, CsvDataset):
     """Spatial transcriptomics of a human breast cancer section (Ståhl et al., 2016).
 
     Layer 2 of the breast cancer data of *Visualization and analysis of gene
@@ -382,18 +403,10 @@ class BreastCancerDataset(CsvDataset):
     >>> dataset = BreastCancerDataset(save_path="data/")
     """
 
-    def __init__(self, save_path: str = "data", delayed_populating: bool = False):
-        super().__init__(
-            "Layer2_BC_count_matrix-1.tsv",
-            save_path=save_path,
-            url=_SPATIAL_RESEARCH + "Layer2_BC_count_matrix-1.tsv",
-            sep="\t",
-            gene_by_cell=False,
-            delayed_populating=delayed_populating,
-        )
+    FILENAME = "Layer2_BC_count_matrix-1.tsv"
 
 
-class MouseOBDataset(CsvDataset):
+class MouseOBDataset(_SpatialTranscriptomicsMixin, CsvDataset):
     """Spatial transcriptomics of a mouse olfactory bulb section (Ståhl et al., 2016).
 
     Replicate 11 of the mouse olfactory bulb data of *Visualization and analysis
@@ -415,12 +428,4 @@ class MouseOBDataset(CsvDataset):
     >>> dataset = MouseOBDataset(save_path="data/")
     """
 
-    def __init__(self, save_path: str = "data", delayed_populating: bool = False):
-        super().__init__(
-            "Rep11_MOB_count_matrix-1.tsv",
-            save_path=save_path,
-            url=_SPATIAL_RESEARCH + "Rep11_MOB_count_matrix-1.tsv",
-            sep="\t",
-            gene_by_cell=False,
-            delayed_populating=delayed_populating,
-        )
+    FILENAME = "Rep11_MOB_count_matrix-1.tsv"

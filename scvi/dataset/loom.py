@@ -7,12 +7,12 @@ read with :mod:`h5py`.
 """
 
 import logging
-import os
 from typing import Dict, List, Optional
 
 import h5py
 import numpy as np
 
+from ._single_file import SingleFileMixin
 from .dataset import DownloadableDataset
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ def read_loom(path: str) -> dict:
         )
 
 
-class LoomDataset(DownloadableDataset):
+class LoomDataset(SingleFileMixin, DownloadableDataset):
     """Loads a potentially remote ``.loom`` file.
 
     Counts are stored as a dense float32 matrix (cells x genes). Batches, labels,
@@ -191,12 +191,7 @@ class LoomDataset(DownloadableDataset):
         self.code_labels_name_into_int = code_labels_name_into_int
         self.gene_names_attribute_name = gene_names_attribute_name
         self.cell_types_attribute_name = cell_types_attribute_name
-        super().__init__(
-            urls=url,
-            filenames=filename,
-            save_path=save_path,
-            delayed_populating=delayed_populating,
-        )
+        super().__init__(filename, save_path, url, delayed_populating)
 
     def _take(self, attributes: dict, parameter: str, where: str, path: str):
         """Pop the attribute named by ``parameter`` (see the class docstring)."""
@@ -213,10 +208,7 @@ class LoomDataset(DownloadableDataset):
             f"{sorted(attributes)}"
         )
 
-    def populate(self) -> None:
-        """Read the loom file and populate the dataset."""
-        path = os.path.join(self.save_path, self.filenames[0])
-        logger.info("Preprocessing dataset")
+    def _read(self, path: str) -> dict:
         loom = read_loom(path)
         X, col_attrs, row_attrs = loom["X"], loom["col_attrs"], loom["row_attrs"]
         gene_names = self._take(
@@ -251,9 +243,8 @@ class LoomDataset(DownloadableDataset):
             if labels is not None:
                 labels = labels[expressing]
             col_attrs = {k: v[expressing] for k, v in col_attrs.items()}
-        logger.info("Finished preprocessing dataset")
-        self.populate_from_data(
-            X,
+        return dict(
+            X=X,
             batch_indices=batch_indices,
             labels=labels,
             gene_names=gene_names,

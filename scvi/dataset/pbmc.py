@@ -2,7 +2,7 @@
 
 import logging
 import os
-from typing import List, Optional, Union
+from typing import Dict, List, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,62 @@ PURIFIED_DATASETS = [
 ]
 
 
-class PbmcDataset(DownloadableDataset):
+class _TenxSourcesMixin:
+    """For a :class:`DownloadableDataset` merged from public 10x datasets.
+
+    :meth:`download` fetches the files of the dataset (if any) and the 10x
+    datasets ``source_names`` (as :class:`Dataset10X` objects saved under
+    ``save_path_10X``, not populated); :meth:`_populated_sources` populates them.
+    """
+
+    def __init__(
+        self,
+        source_names: List[str],
+        save_path: str,
+        save_path_10X: str,
+        remove_extracted_data: bool,
+        delayed_populating: bool,
+        filenames: Optional[List[str]] = None,
+    ):
+        self._source_names = list(source_names)
+        self.save_path_10X = save_path_10X
+        self.remove_extracted_data = remove_extracted_data
+        self._sources = {}
+        super().__init__(
+            filenames=filenames,
+            save_path=save_path,
+            delayed_populating=delayed_populating,
+        )
+
+    def download(self) -> None:
+        """Check for the files of the dataset, then download the 10x datasets if
+        needed."""
+        super().download()
+        self._sources = {
+            name: Dataset10X(
+                name,
+                save_path=self.save_path_10X,
+                measurement_names_column=0,
+                remove_extracted_data=self.remove_extracted_data,
+                delayed_populating=True,
+            )
+            for name in dict.fromkeys(self._source_names)
+        }
+
+    def _populated_sources(self) -> Dict[str, Dataset10X]:
+        """The 10x datasets by name, populated (and downloaded first if needed).
+
+        They are handed over: the dataset keeps no reference to them.
+        """
+        if not self._sources:
+            self.download()
+        for dataset in self._sources.values():
+            dataset.populate()
+        sources, self._sources = self._sources, {}
+        return sources
+
+
+class PbmcDataset(_TenxSourcesMixin, DownloadableDataset):
     """Loads pbmc dataset.
 
     We considered scRNA-seq data from two batches of peripheral blood mononuclear
@@ -85,20 +140,13 @@ class PbmcDataset(DownloadableDataset):
         remove_extracted_data: bool = False,
         delayed_populating: bool = False,
     ):
-        self.save_path_10X = save_path_10X or os.path.join(save_path, "10X")
-        self.remove_extracted_data = remove_extracted_data
-        self._sources = {}
         super().__init__(
+            _PBMC_SOURCES,
+            save_path,
+            save_path_10X or os.path.join(save_path, "10X"),
+            remove_extracted_data,
+            delayed_populating,
             filenames=["gene_info_pbmc.csv", "pbmc_metadata.pickle"],
-            save_path=save_path,
-            delayed_populating=delayed_populating,
-        )
-
-    def download(self) -> None:
-        """Check for the metadata files, then download the 10x datasets if needed."""
-        super().download()
-        self._sources = _tenx_datasets(
-            _PBMC_SOURCES, self.save_path_10X, self.remove_extracted_data
         )
 
     def populate(self) -> None:
@@ -110,12 +158,7 @@ class PbmcDataset(DownloadableDataset):
         missing = [key for key in _METADATA_KEYS if key not in metadata]
         if missing:
             raise ValueError(f"{metadata_path} lacks the entries {missing}")
-        if not self._sources:
-            self.download()
-        sources = []
-        for dataset in self._sources.values():
-            dataset.populate()
-            sources.append(dataset)
+        sources = list(self._populated_sources().values())
         for name, dataset in zip(_PBMC_SOURCES, sources):
             if "barcodes" not in dataset.cell_attribute_names:
                 raise ValueError(
@@ -124,7 +167,6 @@ class PbmcDataset(DownloadableDataset):
         merged = GeneExpressionDataset()
         merged.populate_from_datasets(sources)
         source = np.repeat(np.arange(len(sources)), [d.nb_cells for d in sources])
-        self._sources = {}
         del sources
 
         wanted_barcodes = _as_barcodes(metadata["barcodes"])
@@ -168,7 +210,7 @@ class PbmcDataset(DownloadableDataset):
         logger.info("Finished preprocessing dataset")
 
 
-class PurifiedPBMCDataset(DownloadableDataset):
+class PurifiedPBMCDataset(_TenxSourcesMixin, DownloadableDataset):
     """Purified PBMC dataset from: "Massively parallel digital transcriptional
     profiling of single cells".
 
@@ -207,48 +249,27 @@ class PurifiedPBMCDataset(DownloadableDataset):
         delayed_populating: bool = False,
     ):
         self.dataset_names = _select_purified(subset_datasets)
-        self.save_path_10X = os.path.join(save_path, "10X")
-        self.remove_extracted_data = remove_extracted_data
-        self._sources = {}
-        super().__init__(save_path=save_path, delayed_populating=delayed_populating)
-
-    def download(self) -> None:
-        """Download the 10x datasets of the selected populations if needed."""
-        self._sources = _tenx_datasets(
-            self.dataset_names, self.save_path_10X, self.remove_extracted_data
+        super().__init__(
+            self.dataset_names,
+            save_path,
+            os.path.join(save_path, "10X"),
+            remove_extracted_data,
+            delayed_populating,
         )
 
     def populate(self) -> None:
         """Read each population and merge them, one cell type per population."""
         logger.info("Loading purified PBMC data")
-        if not self._sources:
-            self.download()
         datasets = []
-        for name, dataset in self._sources.items():
-            dataset.populate()
+        for name, dataset in self._populated_sources().items():
             dataset.cell_types = np.array([name])
             datasets.append(dataset)
         self.populate_from_datasets(datasets)
-        self._sources = {}
         logger.info("Finished preprocessing dataset")
 
 
 # the spelling of the manual's class table
 PurifiedPBMCDataSet = PurifiedPBMCDataset
-
-
-def _tenx_datasets(names, save_path_10X: str, remove_extracted_data: bool) -> dict:
-    """Dataset10X objects (downloaded, not populated) of the given names."""
-    return {
-        name: Dataset10X(
-            name,
-            save_path=save_path_10X,
-            measurement_names_column=0,
-            remove_extracted_data=remove_extracted_data,
-            delayed_populating=True,
-        )
-        for name in dict.fromkeys(names)
-    }
 
 
 def _select_purified(subset_datasets) -> List[str]:

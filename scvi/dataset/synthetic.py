@@ -8,6 +8,13 @@ from ._legacy_pickle import read_legacy_pickle
 from .dataset import CellMeasurement, DownloadableDataset, GeneExpressionDataset
 
 
+def _check_integers(minimum: int, **values) -> None:
+    """Raise a ValueError unless every value is an integer >= ``minimum``."""
+    for name, value in values.items():
+        if int(value) != value or value < minimum:
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 class SyntheticDataset(GeneExpressionDataset):
     """Random counts in several batches, with labels and protein counts.
 
@@ -45,15 +52,9 @@ class SyntheticDataset(GeneExpressionDataset):
         n_labels: int = 3,
     ):
         super().__init__()
-        for name, value, low in (
-            ("batch_size", batch_size, 1),
-            ("nb_genes", nb_genes, 1),
-            ("n_proteins", n_proteins, 0),
-            ("n_batches", n_batches, 1),
-            ("n_labels", n_labels, 1),
-        ):
-            if int(value) != value or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        _check_integers(1, batch_size=batch_size, nb_genes=nb_genes)
+        _check_integers(0, n_proteins=n_proteins)
+        _check_integers(1, n_batches=n_batches, n_labels=n_labels)
         n_cells = batch_size * n_batches
         counts = np.random.negative_binomial(5, 0.3, size=(n_cells, nb_genes))
         kept = np.random.binomial(1, 0.7, size=(n_cells, nb_genes))
@@ -226,13 +227,12 @@ class SyntheticDatasetCorr(GeneExpressionDataset):
         lam_0: float = 50.0,
     ):
         super().__init__()
-        for name, value in (
-            ("n_cells_cluster", n_cells_cluster),
-            ("n_clusters", n_clusters),
-            ("n_genes_high", n_genes_high),
-        ):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        _check_integers(
+            1,
+            n_cells_cluster=n_cells_cluster,
+            n_clusters=n_clusters,
+            n_genes_high=n_genes_high,
+        )
         if int(n_overlap) != n_overlap or not 0 <= n_overlap < n_genes_high:
             raise ValueError(
                 f"n_overlap must be an integer in [0, n_genes_high), got {n_overlap!r}"

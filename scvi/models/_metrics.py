@@ -51,6 +51,19 @@ def _forward_terms(model, tensors: Sequence[torch.Tensor], **kwargs) -> Tuple:
     return outputs[0], outputs[1], kl_global
 
 
+def _sum_over_cells(posterior: Iterable, per_cell) -> Tuple[float, int]:
+    """Sum of ``per_cell(tensors)`` over the mini-batches, and the number of cells.
+
+    ``per_cell`` maps a mini-batch tuple to a tensor of shape ``(batch,)``; a
+    posterior without cells raises a ValueError.
+    """
+    total, n_cells = 0.0, 0
+    for tensors in posterior:
+        total += float(per_cell(tensors).sum())
+        n_cells += tensors[0].shape[0]
+    return total, _check_cells(n_cells)
+
+
 def _check_cells(n_cells: int) -> int:
     if n_cells == 0:
         raise ValueError("the posterior yielded no cells")
@@ -77,12 +90,16 @@ def compute_elbo(vae, posterior: Iterable, **kwargs) -> float:
         The negative evidence lower bound averaged over cells (lower is better).
         The global KL term (``kl_global``, from the last mini-batch) is added once.
     """
-    total, n_cells, kl_global = 0.0, 0, 0.0
-    for tensors in posterior:
-        reconst_loss, kl_local, kl_global = _forward_terms(vae, tensors, **kwargs)
-        total += float((reconst_loss + kl_local).sum())
-        n_cells += tensors[0].shape[0]
-    return (total + float(kl_global)) / _check_cells(n_cells)
+    last = {"kl_global": 0.0}
+
+    def negative_elbo(tensors):
+        reconst_loss, kl_local, last["kl_global"] = _forward_terms(
+            vae, tensors, **kwargs
+        )
+        return reconst_loss + kl_local
+
+    total, n_cells = _sum_over_cells(posterior, negative_elbo)
+    return (total + float(last["kl_global"])) / n_cells
 
 
 @torch.no_grad()
@@ -91,25 +108,18 @@ def compute_reconstruction_error(vae, posterior: Iterable, **kwargs) -> float:
 
     Parameters
     ----------
-    vae
-        Model following the interface of :mod:`scvi.models._metrics`.
-    posterior
-        Iterable of mini-batch tuples ``(x, local_l_mean, local_l_var, batch_index,
-        labels, ...)``.
-    **kwargs
-        Passed to the model's forward call.
+    vae, posterior, **kwargs
+        As in :func:`compute_elbo`.
 
     Returns
     -------
     float
         Sum over cells of the model's ``reconst_loss`` divided by the cell count.
     """
-    total, n_cells = 0.0, 0
-    for tensors in posterior:
-        reconst_loss = _forward_terms(vae, tensors, **kwargs)[0]
-        total += float(reconst_loss.sum())
-        n_cells += tensors[0].shape[0]
-    return total / _check_cells(n_cells)
+    total, n_cells = _sum_over_cells(
+        posterior, lambda tensors: _forward_terms(vae, tensors, **kwargs)[0]
+    )
+    return total / n_cells
 
 
 def _log_importance_weights(model, tensors, **reconstruction_kwargs) -> torch.Tensor:
@@ -146,11 +156,8 @@ def compute_marginal_log_likelihood_scvi(
 
     Parameters
     ----------
-    vae
-        Model following the interface of :mod:`scvi.models._metrics`.
-    posterior
-        Iterable of mini-batch tuples ``(x, local_l_mean, local_l_var, batch_index,
-        labels, ...)``.
+    vae, posterior
+        As in :func:`compute_elbo`.
     n_samples_mc
         Number of importance samples per cell.
 
@@ -159,16 +166,16 @@ def compute_marginal_log_likelihood_scvi(
     float
         ``-sum_cells log p(x) / n_cells`` (a positive number for counts).
     """
-    total, n_cells = 0.0, 0
-    for tensors in posterior:
+
+    def log_px(tensors):
         log_w = torch.stack(
             [_log_importance_weights(vae, tensors) for _ in range(n_samples_mc)],
             dim=-1,
         )
-        log_px = torch.logsumexp(log_w, dim=-1) - math.log(n_samples_mc)
-        total += float(log_px.sum())
-        n_cells += tensors[0].shape[0]
-    return -total / _check_cells(n_cells)
+        return torch.logsumexp(log_w, dim=-1) - math.log(n_samples_mc)
+
+    total, n_cells = _sum_over_cells(posterior, log_px)
+    return -total / n_cells
 
 
 @torch.no_grad()
@@ -213,15 +220,14 @@ def compute_marginal_log_likelihood_autozi(
     )
     posterior_d = torch.distributions.Beta(alpha_q, beta_q)
     log_w, n_cells = [], 0
-    for k in range(n_samples_mc):
+    for _ in range(n_samples_mc):
         bernoulli_params = autozivae.sample_from_beta_distribution(alpha_q, beta_q)
-        total = 0.0
-        for tensors in posterior:
-            weights = _log_importance_weights(
+        total, n_cells = _sum_over_cells(
+            posterior,
+            lambda tensors: _log_importance_weights(
                 autozivae, tensors, bernoulli_params=bernoulli_params
-            )
-            total += float(weights.sum())
-            n_cells += tensors[0].shape[0] if k == 0 else 0
+            ),
+        )
         total += float(prior.log_prob(bernoulli_params).sum())
         total -= float(posterior_d.log_prob(bernoulli_params).sum())
         log_w.append(total)

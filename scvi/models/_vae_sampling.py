@@ -2,8 +2,8 @@
 
 :class:`VAESamplingMixin` gives :class:`scvi.models.vae.VAE` (and its subclasses)
 the public sampling methods of the scVI 0.6 API. It relies on the model's
-``z_encoder``, ``l_encoder``, ``latent_distribution``, ``_encoder_input``,
-``_label_covariate`` and ``inference``.
+``z_encoder``, ``l_encoder``, ``_encoder_input``, ``_label_covariate`` and
+``inference``.
 """
 
 from typing import List, Optional
@@ -64,10 +64,7 @@ class VAESamplingMixin:
         qz_m, qz_v, z = self.z_encoder(self._encoder_input(x), y)
         if not give_mean:
             return z
-        if self.latent_distribution == "normal":
-            return qz_m
-        draws = torch.distributions.Normal(qz_m, qz_v.sqrt()).sample((n_samples,))
-        return self.z_encoder.z_transformation(draws).mean(dim=0)
+        return self.z_encoder.transformed_mean(qz_m, qz_v, n_samples)
 
     def sample_from_posterior_l(self, x: torch.Tensor) -> torch.Tensor:
         """Samples the tensor of (log) library sizes from the posterior.
@@ -114,7 +111,9 @@ class VAESamplingMixin:
             Frequencies (rows sum to 1), shape ``(batch_size, n_input)``, with a
             leading ``(n_samples,)`` axis when ``n_samples > 1``.
         """
-        return self.inference(x, batch_index, y, n_samples, transform_batch)["px_scale"]
+        return self._inference_output(
+            "px_scale", x, batch_index, y, n_samples, transform_batch
+        )
 
     def get_sample_rate(
         self,
@@ -128,16 +127,8 @@ class VAESamplingMixin:
 
         Parameters
         ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input)``.
-        batch_index
-            Batch of each cell, shape ``(batch_size, 1)``.
-        y
-            Cell-type labels, ``(batch_size, 1)``.
-        n_samples
-            Number of posterior samples.
-        transform_batch
-            Batch to transform the samples into (decoder covariate).
+        x, batch_index, y, n_samples, transform_batch
+            As in :meth:`get_sample_scale`.
 
         Returns
         -------
@@ -145,4 +136,14 @@ class VAESamplingMixin:
             ``exp(library) * px_scale``, shape ``(batch_size, n_input)``, with a
             leading ``(n_samples,)`` axis when ``n_samples > 1``.
         """
-        return self.inference(x, batch_index, y, n_samples, transform_batch)["px_rate"]
+        return self._inference_output(
+            "px_rate", x, batch_index, y, n_samples, transform_batch
+        )
+
+    def _inference_output(self, key, x, batch_index, y, n_samples, transform_batch):
+        """One output of :meth:`inference`; ``n_samples`` and ``transform_batch``
+        are passed by keyword, as subclasses may take other arguments between."""
+        outputs = self.inference(
+            x, batch_index, y, n_samples=n_samples, transform_batch=transform_batch
+        )
+        return outputs[key]

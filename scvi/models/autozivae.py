@@ -26,8 +26,9 @@ import torch
 from torch import nn
 from torch.distributions import Beta, Gamma, kl_divergence
 
+from ._categories import per_category_shape
 from .log_likelihood import log_zinb_positive
-from .modules.utils import check_option, one_hot
+from .modules.utils import check_option, expand_samples, one_hot
 from .vae import VAE
 
 ZERO_INFLATIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
@@ -82,12 +83,9 @@ class AutoZIVAE(VAE):
                 f"minimal_dropout must be in [0, 1), got {minimal_dropout}"
             )
         self.minimal_dropout = minimal_dropout
-        n_cat = {"gene-batch": self.n_batch, "gene-label": self.n_labels}
-        n_cat = n_cat.get(zero_inflation, 0)
-        if zero_inflation in ("gene-batch", "gene-label") and n_cat < 1:
-            owner = "n_batch" if zero_inflation == "gene-batch" else "n_labels"
-            raise ValueError(f"zero_inflation={zero_inflation!r} needs {owner} >= 1")
-        shape = (n_input, n_cat) if n_cat else (n_input,)
+        shape = per_category_shape(
+            zero_inflation, n_input, self.n_batch, self.n_labels, "zero_inflation"
+        )
         # posterior parameters in (0, 1) through a sigmoid; for "gene-cell" these
         # are the intercepts of affine maps of the decoder's dropout logits
         self.alpha_posterior_logit = nn.Parameter(torch.randn(shape))
@@ -263,8 +261,7 @@ class AutoZIVAE(VAE):
         params = self.get_alphas_betas(as_numpy=False)
         alpha, beta = params["alpha_posterior"], params["beta_posterior"]
         if n_samples > 1:
-            alpha = alpha.unsqueeze(0).expand((n_samples,) + alpha.shape)
-            beta = beta.unsqueeze(0).expand((n_samples,) + beta.shape)
+            alpha, beta = expand_samples(n_samples, alpha, beta)
         delta = self.sample_from_beta_distribution(alpha, beta)
         return self.reshape_bernoulli(delta, batch_index, y)
 
@@ -451,55 +448,3 @@ class AutoZIVAE(VAE):
             posterior = Beta(outputs["alpha_posterior"], outputs["beta_posterior"])
             kl_z = kl_z + kl_divergence(posterior, prior).sum(dim=-1)
         return reconst_loss + kl_l, kl_z, self.compute_global_kl_divergence()
-
-    def get_sample_scale(
-        self,
-        x: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        y: Optional[torch.Tensor] = None,
-        n_samples: int = 1,
-        transform_batch: Optional[int] = None,
-    ) -> torch.Tensor:
-        """Returns the tensor of predicted frequencies of expression.
-
-        Parameters
-        ----------
-        x, batch_index, y, n_samples, transform_batch
-            As in :meth:`VAE.get_sample_scale`.
-
-        Returns
-        -------
-        torch.Tensor
-            Frequencies (rows sum to 1), shape ``(batch_size, n_input)``, with a
-            leading ``(n_samples,)`` axis when ``n_samples > 1``.
-        """
-        outputs = self.inference(
-            x, batch_index, y, n_samples, transform_batch=transform_batch
-        )
-        return outputs["px_scale"]
-
-    def get_sample_rate(
-        self,
-        x: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        y: Optional[torch.Tensor] = None,
-        n_samples: int = 1,
-        transform_batch: Optional[int] = None,
-    ) -> torch.Tensor:
-        """Returns the tensor of means of the negative binomial distribution.
-
-        Parameters
-        ----------
-        x, batch_index, y, n_samples, transform_batch
-            As in :meth:`VAE.get_sample_rate`.
-
-        Returns
-        -------
-        torch.Tensor
-            ``exp(library) * px_scale``, shape ``(batch_size, n_input)``, with a
-            leading ``(n_samples,)`` axis when ``n_samples > 1``.
-        """
-        outputs = self.inference(
-            x, batch_index, y, n_samples, transform_batch=transform_batch
-        )
-        return outputs["px_rate"]

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .modules import FCLayers
+from .modules.fc_layers import hidden_layers
 
 
 class Classifier(nn.Module):
@@ -48,13 +48,7 @@ class Classifier(nn.Module):
         self.n_labels = n_labels
         self.logits = logits
         layers = [
-            FCLayers(
-                n_in=n_input,
-                n_out=n_hidden,
-                n_layers=n_layers,
-                n_hidden=n_hidden,
-                dropout_rate=dropout_rate,
-            ),
+            hidden_layers(n_input, n_hidden, None, n_layers, dropout_rate),
             nn.Linear(n_hidden, n_labels),
         ]
         if not logits:

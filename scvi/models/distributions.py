@@ -74,12 +74,18 @@ class NegativeBinomial(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    def _gamma_poisson_sample(self, sample_shape) -> torch.Tensor:
+    def _draw(self, sample_shape: torch.Size) -> torch.Tensor:
+        """Gamma-Poisson counts of shape ``sample_shape + batch_shape``."""
         rate = Gamma(self.theta, self.theta / self.mu).sample(sample_shape)
         return Poisson(rate, validate_args=False).sample()
 
+    def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """Log-probability of validated counts."""
+        return log_nb_positive(value, self.mu, self.theta)
+
     def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
-        """Draw counts through the gamma-Poisson mixture.
+        """Draw counts through the gamma-Poisson mixture (zeroed with probability
+        ``sigmoid(zi_logits)`` for :class:`ZeroInflatedNegativeBinomial`).
 
         Parameters
         ----------
@@ -92,10 +98,12 @@ class NegativeBinomial(Distribution):
             Floating counts of shape ``sample_shape + batch_shape``.
         """
         with torch.no_grad():
-            return self._gamma_poisson_sample(torch.Size(sample_shape))
+            return self._draw(torch.Size(sample_shape))
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        """Log-probability of counts (see :func:`.log_likelihood.log_nb_positive`).
+        """Log-probability of counts (see :func:`.log_likelihood.log_nb_positive`
+        and, for :class:`ZeroInflatedNegativeBinomial`,
+        :func:`.log_likelihood.log_zinb_positive`).
 
         Parameters
         ----------
@@ -109,7 +117,7 @@ class NegativeBinomial(Distribution):
         """
         if self._validate_args:
             self._validate_sample(value)
-        return log_nb_positive(value, self.mu, self.theta)
+        return self._log_prob(value)
 
 
 class ZeroInflatedNegativeBinomial(NegativeBinomial):
@@ -164,37 +172,11 @@ class ZeroInflatedNegativeBinomial(NegativeBinomial):
         keep = 1.0 - self.zi_probs
         return keep * (super().variance + self.zi_probs * self.mu**2)
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
-        """Draw counts: a negative binomial draw, then zeroed with probability ``p``.
+    def _draw(self, sample_shape: torch.Size) -> torch.Tensor:
+        """A negative binomial draw, then zeroed with probability ``p``."""
+        counts = super()._draw(sample_shape)
+        dropped = torch.rand_like(counts) < self.zi_probs
+        return counts.masked_fill(dropped, 0.0)
 
-        Parameters
-        ----------
-        sample_shape
-            Leading shape of the draws.
-
-        Returns
-        -------
-        torch.Tensor
-            Floating counts of shape ``sample_shape + batch_shape``.
-        """
-        with torch.no_grad():
-            counts = self._gamma_poisson_sample(torch.Size(sample_shape))
-            dropped = torch.rand_like(counts) < self.zi_probs
-            return counts.masked_fill(dropped, 0.0)
-
-    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        """Log-probability of counts (see :func:`.log_likelihood.log_zinb_positive`).
-
-        Parameters
-        ----------
-        value
-            Non-negative integer counts broadcastable with ``batch_shape``.
-
-        Returns
-        -------
-        torch.Tensor
-            Broadcast shape of ``value`` and ``batch_shape``.
-        """
-        if self._validate_args:
-            self._validate_sample(value)
+    def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
         return log_zinb_positive(value, self.mu, self.theta, self.zi_logits)

@@ -23,14 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._count_math import floor_with_gradient
+from ._categories import init_px_r
 from ._gaussian import gaussian_kl
-from .log_likelihood import log_nb_positive, log_zinb_positive
 from .modules import Encoder, MultiDecoder, MultiEncoder
 from .modules.utils import check_option, one_hot
-
-DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
-RECONSTRUCTION_LOSSES = ("zinb", "nb", "poisson")
+from .vae import DISPERSIONS, RECONSTRUCTION_LOSSES, count_log_likelihood
 
 
 class JVAE(nn.Module):
@@ -132,7 +129,7 @@ class JVAE(nn.Module):
             self.indices_mappings.append(mapping)
             self.register_buffer(f"_gene_index_{i}", torch.from_numpy(mapping), False)
 
-        self.px_r = self._init_px_r()
+        self.px_r = init_px_r(dispersion, total_genes, n_batch, n_labels)
         self.z_encoder = MultiEncoder(
             n_heads=self.n_dataset,
             n_input_list=self.n_input_list,
@@ -168,18 +165,6 @@ class JVAE(nn.Module):
             n_cat_list=[n_batch],
             dropout_rate=dropout_rate_decoder,
         )
-
-    def _init_px_r(self) -> Optional[nn.Parameter]:
-        """Log inverse dispersion ``(total_genes[, n_cat])`` (None: gene-cell)."""
-        if self.dispersion == "gene-cell":
-            return None
-        n_cat = {"gene": 0, "gene-batch": self.n_batch, "gene-label": self.n_labels}
-        n_cat = n_cat[self.dispersion]
-        if self.dispersion != "gene" and n_cat < 1:
-            owner = "n_batch" if self.dispersion == "gene-batch" else "n_labels"
-            raise ValueError(f"dispersion={self.dispersion!r} needs {owner} >= 1")
-        shape = (self.total_genes, n_cat) if n_cat else (self.total_genes,)
-        return nn.Parameter(torch.randn(shape))
 
     def _mode(self, mode: Optional[int]) -> int:
         """Validate a dataset index (None means dataset 0)."""
@@ -318,14 +303,7 @@ class JVAE(nn.Module):
             Negative log-likelihood summed over genes, shape ``(batch_size,)``.
         """
         loss = self.reconstruction_losses[self._mode(mode)]
-        if loss == "zinb":
-            log_px = log_zinb_positive(x, px_rate, px_r, px_dropout)
-        elif loss == "nb":
-            log_px = log_nb_positive(x, px_rate, px_r)
-        else:
-            rate = floor_with_gradient(px_rate, 1e-8)
-            log_px = x * torch.log(rate) - rate - torch.lgamma(x + 1.0)
-        return -log_px.sum(dim=-1)
+        return -count_log_likelihood(loss, x, px_rate, px_r, px_dropout).sum(dim=-1)
 
     def forward(
         self,
@@ -403,10 +381,8 @@ class JVAE(nn.Module):
 
         Parameters
         ----------
-        x
-            Tensor of values with shape ``(batch_size, dim_input_list[mode])``.
-        mode
-            Head id to use in the encoder (None means 0).
+        x, mode
+            As in :meth:`sample_from_posterior_z`.
         deterministic
             Return the posterior mean ``ql_m`` instead of a sample.
 

@@ -9,7 +9,7 @@ Posterior ``q(z1 | x) q(y | z1) q(z2 | z1, y) q(l | x)``; unlabelled cells are
 handled by summing over the labels under the classifier ``q(y | z1)``.
 """
 
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -18,11 +18,10 @@ import torch.nn.functional as F
 from ._gaussian import gaussian_kl, gaussian_log_prob
 from .classifier import Classifier
 from .modules import Decoder, Encoder
-from .vae import VAE
-from .vaec import categorical_kl, enumerate_labels, expected_over_labels, label_prior
+from .vaec import SemiSupervisedVAE, expected_over_labels
 
 
-class SCANVI(VAE):
+class SCANVI(SemiSupervisedVAE):
     """Single-cell annotation using variational inference.
 
     This is an implementation of the scANVI model described in [Xu19], inspired
@@ -87,12 +86,11 @@ class SCANVI(VAE):
         use_labels_groups: bool = False,
         classifier_parameters: dict = {},
     ):
-        if n_labels < 1:
-            raise ValueError(f"SCANVI needs n_labels >= 1, got {n_labels}")
         super().__init__(
             n_input,
-            n_batch=n_batch,
-            n_labels=n_labels,
+            n_batch,
+            n_labels,
+            y_prior,
             n_hidden=n_hidden,
             n_latent=n_latent,
             n_layers=n_layers,
@@ -121,7 +119,6 @@ class SCANVI(VAE):
             n_layers=n_layers,
             n_hidden=n_hidden,
         )
-        self.register_buffer("y_prior", label_prior(y_prior, n_labels))
         self.use_labels_groups = use_labels_groups
         self.labels_groups = None
         if use_labels_groups and labels_groups is None:
@@ -172,44 +169,15 @@ class SCANVI(VAE):
         group_probs = self.classifier_groups(z1) @ membership.t()
         return probs / (group_totals + 1e-8) * group_probs
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities of cells, from the posterior mean of ``z1``.
-
-        Parameters
-        ----------
-        x
-            Counts, shape ``(batch_size, n_input)``.
-
-        Returns
-        -------
-        torch.Tensor
-            Shape ``(batch_size, n_labels)``, rows summing to one.
-        """
-        qz_m = self.z_encoder(self._encoder_input(x))[0]
-        return self.label_probabilities(qz_m)
+    def _classify_encoded(self, x_: torch.Tensor) -> torch.Tensor:
+        """Class probabilities at the posterior mean of ``z1`` given ``x_``."""
+        return self.label_probabilities(self.z_encoder(x_)[0])
 
     def _label_covariate(self, x: torch.Tensor, y: Optional[torch.Tensor]):
         """Labels for the ``"gene-label"`` dispersion: given, else predicted."""
-        if y is None and self.dispersion == "gene-label":
-            return self.classify(x).argmax(dim=-1, keepdim=True)
-        return y
-
-    def get_latents(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
-        """Returns the result of ``sample_from_posterior_z`` inside a list.
-
-        Parameters
-        ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input)``.
-        y
-            Cell-type labels ``(batch_size, 1)`` (unused: ``z1`` depends on x).
-
-        Returns
-        -------
-        list of torch.Tensor
-            ``[z1]``, a sample of ``q(z1 | x)`` of shape ``(batch_size, n_latent)``.
-        """
-        return [self.sample_from_posterior_z(x, y)]
+        if self.dispersion != "gene-label":
+            return y
+        return super()._label_covariate(x, y)
 
     def _z2_terms(self, z1: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``-log p(z1 | z2, y) + KL(q(z2 | z1, y) || N(0, I))`` per cell.
@@ -221,38 +189,10 @@ class SCANVI(VAE):
         pz1_m, pz1_v = self.decoder_z1_z2(z2, y)
         return gaussian_kl(qz2_m, qz2_v) - gaussian_log_prob(z1, pz1_m, pz1_v)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        local_l_mean: torch.Tensor,
-        local_l_var: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        y: Optional[torch.Tensor] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Returns the reconstruction loss and the KL divergences.
-
-        Parameters
-        ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input)``.
-        local_l_mean, local_l_var
-            Mean and variance of the log library prior, ``(batch_size, 1)``.
-        batch_index
-            Batch of each cell, ``(batch_size, 1)``.
-        y
-            Cell-type labels ``(batch_size, 1)`` (or one-hot ``(batch_size,
-            n_labels)``); None for unlabelled cells, whose label is summed out
-            under ``q(y | z1)``.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            ``(reconst_loss + kl_l, kl_latent)``, each of shape
-            ``(batch_size,)``, where ``kl_latent = log q(z1 | x) - log p(z1 |
-            z2, y) + KL(q(z2 | z1, y) || p(z2))`` (plus, for unlabelled cells,
-            ``KL(q(y | z1) || p(y))``, the other terms being expectations over
-            ``y``).
-        """
+    def _losses(self, x, local_l_mean, local_l_var, batch_index, y):
+        """The two-level terms; for unlabelled cells, those of ``z2`` (and the
+        reconstruction loss with the ``"gene-label"`` dispersion) are expectations
+        under ``q(y | z1)``."""
         out = self.inference(x, batch_index, y)
         reconst_loss = self.get_reconstruction_loss(
             x, out["px_rate"], out["px_r"], out["px_dropout"]
@@ -263,10 +203,10 @@ class SCANVI(VAE):
         if y is not None:
             return reconst_loss + kl_l, log_qz1 + self._z2_terms(z1, y)
         probs = self.label_probabilities(z1)
-        ys = enumerate_labels(self.n_labels, x.shape[0], x.device)
-        z1_all = z1.unsqueeze(0).expand(self.n_labels, *z1.shape)
-        kl_latent = log_qz1 + expected_over_labels(self._z2_terms(z1_all, ys), probs)
-        kl_latent = kl_latent + categorical_kl(probs, self.y_prior)
+        ys = self._all_labels(x)
+        z2_terms = self._z2_terms(self._per_label(z1), ys)
+        kl_latent = log_qz1 + expected_over_labels(z2_terms, probs)
+        kl_latent = kl_latent + self._label_kl(probs)
         if self.dispersion == "gene-label":
             theta = self.inverse_dispersion(None, batch_index, ys)
             reconst_loss = expected_over_labels(

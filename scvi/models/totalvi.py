@@ -12,7 +12,9 @@ Generative model of a cell with gene counts ``x`` (``G`` genes), protein counts
 with ``alpha_t = fore_scale >= 1``, ``pi_t(z, s)`` the probability of the
 background component and ``phi_t`` the protein inverse dispersion. The posterior
 ``q(z, l | x, y)`` is amortised by :class:`EncoderTOTALVI` on
-``concat(x, y)`` and ``q(log beta | z)`` by :class:`DecoderTOTALVI`.
+``concat(x, y)`` and ``q(log beta | z)`` by :class:`DecoderTOTALVI`. The public
+sampling methods come from
+:class:`scvi.models._totalvi_sampling.TOTALVISamplingMixin`.
 """
 
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -22,29 +24,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._categories import decoder_batch_index, per_category_shape
 from ._gaussian import gaussian_kl
-from .log_likelihood import log_mixture_nb, log_nb_positive, log_zinb_positive
+from ._totalvi_sampling import TOTALVISamplingMixin
+from .log_likelihood import log_mixture_nb
 from .modules import DecoderTOTALVI, EncoderTOTALVI, reparameterize_gaussian
 from .modules.totalvi import MAX_LOG_LIBRARY
-from .modules.utils import check_option, one_hot
+from .modules.utils import check_option, expand_samples, one_hot
+from .vae import count_log_likelihood
 
 GENE_DISPERSIONS = ("gene", "gene-batch", "gene-label")
 PROTEIN_DISPERSIONS = ("protein", "protein-batch", "protein-label")
 GENE_LOSSES = ("nb", "zinb")
 LATENT_DISTRIBUTIONS = ("normal", "ln")
-
-
-def _n_categories(mode: str, n_batch: int, n_labels: int) -> int:
-    """Number of columns of a dispersion parameter (0: one value per feature)."""
-    if mode.endswith("-batch"):
-        if n_batch < 1:
-            raise ValueError(f"dispersion {mode!r} needs n_batch >= 1")
-        return n_batch
-    if mode.endswith("-label"):
-        if n_labels < 1:
-            raise ValueError(f"dispersion {mode!r} needs n_labels >= 1")
-        return n_labels
-    return 0
 
 
 def _per_category(
@@ -65,7 +57,7 @@ def _per_category(
     return F.linear(one_hot(index, n_cat, param.dtype), param)
 
 
-class TOTALVI(nn.Module):
+class TOTALVI(TOTALVISamplingMixin, nn.Module):
     """Total variational inference for CITE-seq data.
 
     Implements the totalVI model of [Gayoso19].
@@ -154,11 +146,17 @@ class TOTALVI(nn.Module):
         self.log_variational = log_variational
         self.encoder_batch = encoder_batch
 
-        n_cat = _n_categories(gene_dispersion, n_batch, n_labels)
-        shape = (n_input_genes, n_cat) if n_cat else (n_input_genes,)
+        shape = per_category_shape(
+            gene_dispersion, n_input_genes, n_batch, n_labels, "gene_dispersion"
+        )
         self.px_r = nn.Parameter(torch.randn(shape))
-        n_cat = _n_categories(protein_dispersion, n_batch, n_labels)
-        shape = (n_input_proteins, n_cat) if n_cat else (n_input_proteins,)
+        shape = per_category_shape(
+            protein_dispersion,
+            n_input_proteins,
+            n_batch,
+            n_labels,
+            "protein_dispersion",
+        )
         self.py_r = nn.Parameter(2.0 * torch.rand(shape))
         # prior N(alpha, exp(log_beta)^2) of the log protein background, per batch
         shape = (n_input_proteins, n_batch) if n_batch > 0 else (n_input_proteins,)
@@ -267,17 +265,11 @@ class TOTALVI(nn.Module):
         qz_m, qz_v, ql_m, ql_v, latent, untran = self.encoder(data, enc_batch)
         z, untran_z, untran_l = latent["z"], untran["z"], untran["l"]
         if n_samples > 1:
-            qz_m, qz_v, ql_m, ql_v = (
-                t.unsqueeze(0).expand((n_samples,) + t.shape)
-                for t in (qz_m, qz_v, ql_m, ql_v)
-            )
+            qz_m, qz_v, ql_m, ql_v = expand_samples(n_samples, qz_m, qz_v, ql_m, ql_v)
             z, untran_z = self.encoder.reparameterize_transformation(qz_m, qz_v)
             untran_l = reparameterize_gaussian(ql_m, ql_v).clamp(max=MAX_LOG_LIBRARY)
         library_gene = torch.exp(untran_l)
-        if transform_batch is not None:
-            batch_index = torch.full(
-                (x.shape[0], 1), int(transform_batch), dtype=torch.long, device=x.device
-            )
+        batch_index = decoder_batch_index(x, batch_index, transform_batch)
         px_, py_, log_pro_back_mean = self.decoder(z, library_gene, batch_index)
         px_["r"], py_["r"] = self._dispersions(batch_index, label)
         return dict(
@@ -336,10 +328,9 @@ class TOTALVI(nn.Module):
             ``-log p(y | .)`` summed over features, each of shape ``(...,
             batch_size)``.
         """
-        if self.reconstruction_loss_gene == "zinb":
-            log_px = log_zinb_positive(x, px_["rate"], px_["r"], px_["dropout"])
-        else:
-            log_px = log_nb_positive(x, px_["rate"], px_["r"])
+        log_px = count_log_likelihood(
+            self.reconstruction_loss_gene, x, px_["rate"], px_["r"], px_["dropout"]
+        )
         log_py = log_mixture_nb(
             y, py_["rate_back"], py_["rate_fore"], py_["r"], None, py_["mixing"]
         )
@@ -406,179 +397,3 @@ class TOTALVI(nn.Module):
         if mask is not None:
             kl_back = kl_back * mask
         return reconst_gene, reconst_protein, kl_z, kl_l, kl_back.sum(dim=-1)
-
-    # --------------------------------------------------------------- public API
-    def sample_from_posterior_z(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        give_mean: bool = False,
-        n_samples: int = 5000,
-    ) -> torch.Tensor:
-        """Access the tensor of latent values from the posterior.
-
-        Parameters
-        ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input_genes)``.
-        y
-            Tensor of values with shape ``(batch_size, n_input_proteins)``.
-        batch_index
-            Tensor of batch indices, ``(batch_size, 1)``.
-        give_mean
-            Whether to give the mean of the distribution instead of a sample:
-            ``qz_m`` for ``"normal"``, the average of the softmax of
-            ``n_samples`` Gaussian draws for ``"ln"``.
-        n_samples
-            Number of Monte Carlo draws for the logistic normal mean.
-
-        Returns
-        -------
-        torch.Tensor
-            Tensor of shape ``(batch_size, n_latent)``.
-        """
-        out = self.inference(x, y, batch_index)
-        if not give_mean:
-            return out["z"]
-        if self.latent_distribution == "normal":
-            return out["qz_m"]
-        std = out["qz_v"].sqrt()
-        draws = torch.distributions.Normal(out["qz_m"], std).sample((n_samples,))
-        return self.encoder.z_transformation(draws).mean(dim=0)
-
-    def sample_from_posterior_l(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        give_mean: bool = True,
-    ) -> torch.Tensor:
-        """Provides the tensor of library size from the posterior.
-
-        Parameters
-        ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input_genes)``.
-        y
-            Tensor of values with shape ``(batch_size, n_input_proteins)``.
-        batch_index
-            Tensor of batch indices, ``(batch_size, 1)``.
-        give_mean
-            Return the mean of the log-normal posterior of the library size,
-            ``exp(ql_m + ql_v / 2)``, instead of a sample.
-
-        Returns
-        -------
-        torch.Tensor
-            Gene library sizes (not their log), shape ``(batch_size, 1)``.
-        """
-        out = self.inference(x, y, batch_index)
-        if not give_mean:
-            return out["library_gene"]
-        log_mean = out["ql_m"] + 0.5 * out["ql_v"]
-        return torch.exp(log_mean.clamp(max=MAX_LOG_LIBRARY))
-
-    def get_sample_dispersion(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        label: Optional[torch.Tensor] = None,
-        n_samples: int = 1,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Returns the tensors of dispersions for genes and proteins.
-
-        Parameters
-        ----------
-        x, y, batch_index, label, n_samples
-            As in :meth:`inference`.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            Inverse dispersions ``(px_r, py_r)`` of the negative binomials:
-            ``(G,)`` and ``(P,)`` for per feature dispersions, else
-            ``(batch_size, G)`` and ``(batch_size, P)``.
-        """
-        out = self.inference(x, y, batch_index, label, n_samples)
-        return out["px_"]["r"], out["py_"]["r"]
-
-    def get_sample_rate(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        label: Optional[torch.Tensor] = None,
-        n_samples: int = 1,
-    ) -> torch.Tensor:
-        """Returns the tensor of negative binomial mean for genes.
-
-        Parameters
-        ----------
-        x, y, batch_index, label, n_samples
-            As in :meth:`inference`.
-
-        Returns
-        -------
-        torch.Tensor
-            ``library_gene * px_scale``, shape ``(batch_size, n_input_genes)``
-            (leading ``(n_samples,)`` axis when ``n_samples > 1``).
-        """
-        return self.inference(x, y, batch_index, label, n_samples)["px_"]["rate"]
-
-    def get_sample_scale(
-        self,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        label: Optional[torch.Tensor] = None,
-        n_samples: int = 1,
-        transform_batch: Optional[int] = None,
-        eps: float = 0,
-        normalize_pro: bool = False,
-        sample_bern: bool = True,
-        include_bg: bool = False,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Returns tuple of gene and protein scales.
-
-        These scales can also be transformed into a particular batch. This
-        function is the core of differential expression.
-
-        Parameters
-        ----------
-        x, y, batch_index, label, n_samples
-            As in :meth:`inference`.
-        transform_batch
-            Int of batch to "transform" all cells into.
-        eps
-            Prior count to add to protein normalized expression.
-        normalize_pro
-            Whether to make protein expression sum to one in a cell.
-        sample_bern
-            Whether to sample the background indicator from its Bernoulli
-            distribution (``1``: background) instead of using its probability.
-        include_bg
-            Whether to include the background component of expression.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            Gene frequencies ``(batch_size, G)`` (rows sum to 1) and protein
-            expression ``(batch_size, P)``: ``(1 - b) rate_fore (+ b rate_back``
-            if ``include_bg``) ``+ eps`` with ``b`` the background indicator or
-            probability, divided by its row sum if ``normalize_pro``. Leading
-            ``(n_samples,)`` axis when ``n_samples > 1``.
-        """
-        out = self.inference(x, y, batch_index, label, n_samples, transform_batch)
-        px_, py_ = out["px_"], out["py_"]
-        background = torch.sigmoid(py_["mixing"])
-        if sample_bern:
-            background = torch.bernoulli(background)
-        protein = (1.0 - background) * py_["rate_fore"]
-        if include_bg:
-            protein = protein + background * py_["rate_back"]
-        protein = protein + eps
-        if normalize_pro:
-            protein = protein / protein.sum(dim=-1, keepdim=True)
-        return px_["scale"], protein

@@ -24,12 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._categories import decoder_batch_index, init_px_r
 from ._count_math import floor_with_gradient
 from ._gaussian import gaussian_kl
 from ._vae_sampling import VAESamplingMixin
 from .log_likelihood import log_nb_positive, log_zinb_positive
 from .modules import DecoderSCVI, Encoder, reparameterize_gaussian
-from .modules.utils import check_option
+from .modules.utils import check_option, expand_samples
 
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
 RECONSTRUCTION_LOSSES = ("zinb", "nb", "poisson")
@@ -56,6 +57,41 @@ def log_poisson(x: torch.Tensor, rate: torch.Tensor, eps: float = 1e-8):
     """
     log_rate = torch.log(floor_with_gradient(rate, eps))
     return x * log_rate - rate - torch.lgamma(x + 1.0)
+
+
+def count_log_likelihood(
+    loss: str,
+    x: torch.Tensor,
+    px_rate: torch.Tensor,
+    px_r: Optional[torch.Tensor],
+    px_dropout: Optional[torch.Tensor],
+) -> torch.Tensor:
+    """Elementwise log-probability of counts under one of the count likelihoods.
+
+    Parameters
+    ----------
+    loss
+        ``"zinb"``, ``"nb"`` or ``"poisson"``.
+    x
+        Counts, shape ``(batch, n_genes)``.
+    px_rate
+        Means, ``(..., batch, n_genes)``.
+    px_r
+        Inverse dispersions broadcastable with ``px_rate`` (unused for
+        ``"poisson"``).
+    px_dropout
+        Zero-inflation logits like ``px_rate`` (used for ``"zinb"`` only).
+
+    Returns
+    -------
+    torch.Tensor
+        ``log p(x)``, the broadcast shape of ``x`` and ``px_rate``.
+    """
+    if loss == "zinb":
+        return log_zinb_positive(x, px_rate, px_r, px_dropout)
+    if loss == "nb":
+        return log_nb_positive(x, px_rate, px_r)
+    return log_poisson(x, px_rate)
 
 
 class VAE(VAESamplingMixin, nn.Module):
@@ -132,7 +168,7 @@ class VAE(VAESamplingMixin, nn.Module):
         self.n_input, self.n_batch, self.n_labels = n_input, n_batch, n_labels
         self.n_latent = n_latent
         self.log_variational = log_variational
-        self.px_r = self._init_px_r()
+        self.px_r = init_px_r(dispersion, n_input, n_batch, n_labels)
         self.z_encoder = Encoder(
             n_input,
             n_latent,
@@ -151,21 +187,6 @@ class VAE(VAESamplingMixin, nn.Module):
             n_layers=n_layers,
             n_hidden=n_hidden,
         )
-
-    def _init_px_r(self) -> Optional[nn.Parameter]:
-        """Log inverse dispersion parameter: ``(G,)``, ``(G, n_batch)``, ``(G,
-        n_labels)`` or None (``"gene-cell"``, decoded per cell)."""
-        if self.dispersion == "gene-cell":
-            return None
-        n_cat = {"gene": 0, "gene-batch": self.n_batch, "gene-label": self.n_labels}
-        n_cat = n_cat[self.dispersion]
-        if self.dispersion != "gene" and n_cat < 1:
-            owner = "n_batch" if self.dispersion == "gene-batch" else "n_labels"
-            raise ValueError(
-                f"dispersion={self.dispersion!r} needs {owner} >= 1, got {n_cat}"
-            )
-        shape = (self.n_input,) if n_cat == 0 else (self.n_input, n_cat)
-        return nn.Parameter(torch.randn(shape))
 
     # ------------------------------------------------------------------ steps
     def _encoder_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -204,10 +225,7 @@ class VAE(VAESamplingMixin, nn.Module):
         qz_m, qz_v, _ = self.z_encoder(x_, y)
         ql_m, ql_v, library = self.l_encoder(x_)
         if n_samples > 1:
-            qz_m, qz_v, ql_m, ql_v = (
-                t.unsqueeze(0).expand((n_samples,) + t.shape)
-                for t in (qz_m, qz_v, ql_m, ql_v)
-            )
+            qz_m, qz_v, ql_m, ql_v = expand_samples(n_samples, qz_m, qz_v, ql_m, ql_v)
             library = reparameterize_gaussian(ql_m, ql_v)
         z, untran_z = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
         return dict(
@@ -335,10 +353,7 @@ class VAE(VAESamplingMixin, nn.Module):
         """
         y = self._label_covariate(x, y)
         outputs = self.encode(x, y, n_samples=n_samples)
-        if transform_batch is not None:
-            batch_index = torch.full(
-                (x.shape[0], 1), int(transform_batch), dtype=torch.long, device=x.device
-            )
+        batch_index = decoder_batch_index(x, batch_index, transform_batch)
         outputs.update(
             self.generative(outputs["z"], outputs["library"], batch_index, y)
         )
@@ -373,12 +388,9 @@ class VAE(VAESamplingMixin, nn.Module):
         torch.Tensor
             ``-log p(x | z, l)`` summed over genes, shape ``(..., batch)``.
         """
-        if self.reconstruction_loss == "zinb":
-            log_px = log_zinb_positive(x, px_rate, px_r, px_dropout)
-        elif self.reconstruction_loss == "nb":
-            log_px = log_nb_positive(x, px_rate, px_r)
-        else:
-            log_px = log_poisson(x, px_rate)
+        log_px = count_log_likelihood(
+            self.reconstruction_loss, x, px_rate, px_r, px_dropout
+        )
         return -log_px.sum(dim=-1)
 
     def kl_divergences(

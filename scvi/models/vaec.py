@@ -5,7 +5,8 @@ Generative model: ``y ~ Cat(y_prior)``, ``z ~ N(0, I)``, ``l`` as in scVI and
 covariates. Posterior ``q(y | x) q(z | x, y) q(l | x)``. For unlabelled cells the
 label is summed out: every label is enumerated and the per-label losses are
 weighted by the classifier's probabilities ``q(y | x)``; ``KL(q(y | x) || p(y))``
-is added. The helpers below are shared with :mod:`scvi.models.scanvi`.
+is added. The helpers and :class:`SemiSupervisedVAE` below are shared with
+:mod:`scvi.models.scanvi`.
 """
 
 from typing import Optional, Sequence, Tuple, Union
@@ -111,7 +112,114 @@ def as_column(index: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
     return index.unsqueeze(-1)
 
 
-class VAEC(VAE):
+class SemiSupervisedVAE(VAE):
+    """Base of the semi-supervised scVI models (:class:`VAEC`, :class:`SCANVI`).
+
+    It holds the label prior ``y_prior`` (a buffer), :meth:`classify` and the
+    loss: for labelled cells, the subclass's loss given the labels; for
+    unlabelled cells, its expectation under the classifier plus ``KL(q(y | .) ||
+    p(y))``. Subclasses implement ``_classify_encoded`` (class probabilities from
+    the encoder input) and ``_losses`` (the terms returned by :meth:`forward`).
+
+    Parameters
+    ----------
+    n_input, n_batch, n_labels
+        As in :class:`~scvi.models.vae.VAE`; ``n_labels`` must be at least 1.
+    y_prior
+        Prior probabilities of the labels, see :func:`label_prior`.
+    **vae_kwargs
+        The other keyword arguments of :class:`~scvi.models.vae.VAE`.
+    """
+
+    def __init__(
+        self, n_input: int, n_batch: int, n_labels: int, y_prior, **vae_kwargs
+    ):
+        if n_labels < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs n_labels >= 1, got {n_labels}"
+            )
+        super().__init__(n_input, n_batch=n_batch, n_labels=n_labels, **vae_kwargs)
+        self.register_buffer("y_prior", label_prior(y_prior, n_labels))
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities of cells.
+
+        Parameters
+        ----------
+        x
+            Counts, shape ``(batch_size, n_input)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(batch_size, n_labels)``, rows summing to one.
+        """
+        return self._classify_encoded(self._encoder_input(x))
+
+    def _classify_encoded(self, x_: torch.Tensor) -> torch.Tensor:
+        """Class probabilities from the encoder input ``x_`` (see :meth:`classify`)."""
+        raise NotImplementedError
+
+    def _label_covariate(self, x: torch.Tensor, y: Optional[torch.Tensor]):
+        """The given labels, else the most probable label of each cell."""
+        if y is not None:
+            return y
+        return self.classify(x).argmax(dim=-1, keepdim=True)
+
+    def _all_labels(self, x: torch.Tensor) -> torch.Tensor:
+        """Every label for every cell of ``x``, shape ``(n_labels, batch, 1)``."""
+        return enumerate_labels(self.n_labels, x.shape[0], x.device)
+
+    def _per_label(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` repeated for every label, shape ``(n_labels, *t.shape)``."""
+        return t.unsqueeze(0).expand(self.n_labels, *t.shape)
+
+    def _label_kl(self, probs: torch.Tensor) -> torch.Tensor:
+        """``KL(Cat(probs) || Cat(y_prior))`` per cell, shape ``(batch,)``."""
+        return categorical_kl(probs, self.y_prior)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        local_l_mean: torch.Tensor,
+        local_l_var: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        y: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns the reconstruction loss and the KL divergences.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        local_l_mean, local_l_var
+            Mean and variance of the log library prior, ``(batch_size, 1)``.
+        batch_index
+            Batch of each cell, ``(batch_size, 1)``.
+        y
+            Cell-type labels ``(batch_size, 1)`` (or one-hot ``(batch_size,
+            n_labels)``); None for unlabelled cells, whose label is summed out
+            under the classifier's probabilities.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(reconst_loss + kl_l, kl_latent)``, each of shape ``(batch_size,)``:
+            the negative log-likelihood plus the library KL, and the KL terms of
+            the latent variables (``KL(q(z | x, y) || p(z))`` for VAEC; ``log q(z1
+            | x) - log p(z1 | z2, y) + KL(q(z2 | z1, y) || p(z2))`` for SCANVI).
+            For unlabelled cells the terms depending on the label are
+            expectations over the labels and ``KL(q(y | .) || p(y))`` is added to
+            ``kl_latent``.
+        """
+        return self._losses(x, local_l_mean, local_l_var, batch_index, y)
+
+    def _losses(self, x, local_l_mean, local_l_var, batch_index, y):
+        """The terms returned by :meth:`forward`."""
+        raise NotImplementedError
+
+
+class VAEC(SemiSupervisedVAE):
     """A semi-supervised Variational auto-encoder model - inspired from M2 model,
     as described in (https://arxiv.org/pdf/1406.5298.pdf).
 
@@ -163,12 +271,11 @@ class VAEC(VAE):
         log_variational: bool = True,
         reconstruction_loss: str = "zinb",
     ):
-        if n_labels < 1:
-            raise ValueError(f"VAEC needs n_labels >= 1, got {n_labels}")
         super().__init__(
             n_input,
-            n_batch=n_batch,
-            n_labels=n_labels,
+            n_batch,
+            n_labels,
+            y_prior,
             n_hidden=n_hidden,
             n_latent=n_latent,
             n_layers=n_layers,
@@ -192,7 +299,6 @@ class VAEC(VAE):
             n_layers=n_layers,
             n_hidden=n_hidden,
         )
-        self.register_buffer("y_prior", label_prior(y_prior, n_labels))
         self.classifier = Classifier(
             n_input,
             n_hidden=n_hidden,
@@ -201,75 +307,29 @@ class VAEC(VAE):
             dropout_rate=dropout_rate,
         )
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities ``q(y | x)``.
+    def _classify_encoded(self, x_: torch.Tensor) -> torch.Tensor:
+        """``q(y | x)``, the classifier applied to the encoder input."""
+        return self.classifier(x_)
 
-        Parameters
-        ----------
-        x
-            Counts, shape ``(batch_size, n_input)``.
-
-        Returns
-        -------
-        torch.Tensor
-            Shape ``(batch_size, n_labels)``, rows summing to one.
-        """
-        return self.classifier(self._encoder_input(x))
-
-    def _label_covariate(self, x: torch.Tensor, y: Optional[torch.Tensor]):
-        """The given labels, else the most probable label of each cell."""
+    def _losses(self, x, local_l_mean, local_l_var, batch_index, y):
+        """scVI's terms given the labels; for unlabelled cells, the reconstruction
+        loss and ``kl_z`` are expectations under ``q(y | x)``."""
         if y is not None:
-            return y
-        return self.classify(x).argmax(dim=-1, keepdim=True)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        local_l_mean: torch.Tensor,
-        local_l_var: torch.Tensor,
-        batch_index: Optional[torch.Tensor] = None,
-        y: Optional[torch.Tensor] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Returns the reconstruction loss and the KL divergences.
-
-        Parameters
-        ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input)``.
-        local_l_mean, local_l_var
-            Mean and variance of the log library prior, ``(batch_size, 1)``.
-        batch_index
-            Batch of each cell, ``(batch_size, 1)``.
-        y
-            Cell-type labels ``(batch_size, 1)`` (or one-hot ``(batch_size,
-            n_labels)``); None for unlabelled cells, whose label is summed out
-            under ``q(y | x)``.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            ``(reconst_loss + kl_l, kl_z [+ KL(q(y | x) || p(y))])``, each of
-            shape ``(batch_size,)``; for unlabelled cells the reconstruction
-            loss and ``kl_z`` are expectations over the labels.
-        """
-        if y is not None:
-            return super().forward(x, local_l_mean, local_l_var, batch_index, y)
-        n_cells = x.shape[0]
+            return VAE.forward(self, x, local_l_mean, local_l_var, batch_index, y)
         x_ = self._encoder_input(x)
         ql_m, ql_v, library = self.l_encoder(x_)
-        ys = enumerate_labels(self.n_labels, n_cells, x.device)
-        x_all = x_.unsqueeze(0).expand(self.n_labels, *x_.shape)
-        qz_m, qz_v, _ = self.z_encoder(x_all, ys)
+        ys = self._all_labels(x)
+        qz_m, qz_v, _ = self.z_encoder(self._per_label(x_), ys)
         z, _ = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
         batch_index = as_column(batch_index)
         if batch_index is not None:
-            batch_index = batch_index.expand(self.n_labels, *batch_index.shape)
+            batch_index = self._per_label(batch_index)
         out = self.generative(z, library, batch_index, ys)
         reconst_loss = self.get_reconstruction_loss(
             x, out["px_rate"], out["px_r"], out["px_dropout"]
         )
         probs = self.classify(x)
         kl_z = expected_over_labels(gaussian_kl(qz_m, qz_v), probs)
-        kl_z = kl_z + categorical_kl(probs, self.y_prior)
+        kl_z = kl_z + self._label_kl(probs)
         kl_l = gaussian_kl(ql_m, ql_v, local_l_mean, local_l_var)
         return expected_over_labels(reconst_loss, probs) + kl_l, kl_z

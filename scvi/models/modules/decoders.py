@@ -5,10 +5,63 @@ from typing import Iterable, Optional
 import torch
 from torch import nn
 
-from .fc_layers import FCLayers
+from .fc_layers import FCLayers, hidden_layers
 from .utils import check_option
 
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
+
+
+def scvi_outputs(
+    dispersion: str,
+    library: torch.Tensor,
+    px_scale: torch.Tensor,
+    px_dropout: torch.Tensor,
+    px_r_head,
+):
+    """Outputs of the scVI decoders from their decoded frequencies and dropout.
+
+    Parameters
+    ----------
+    dispersion
+        One of :data:`DISPERSIONS`; ``px_r`` is only decoded for ``"gene-cell"``.
+    library
+        Log library size, shape ``(..., batch, 1)``.
+    px_scale, px_dropout
+        Decoded frequencies and zero-inflation logits, ``(..., batch, n_output)``.
+    px_r_head
+        Callable without arguments decoding the log inverse dispersion.
+
+    Returns
+    -------
+    tuple
+        ``(px_scale, px_r, px_rate, px_dropout)`` as in :meth:`DecoderSCVI.forward`.
+    """
+    px_rate = torch.exp(library) * px_scale
+    px_r = px_r_head() if dispersion == "gene-cell" else None
+    return px_scale, px_r, px_rate, px_dropout
+
+
+class SCVIHeadsMixin:
+    """The heads shared by :class:`DecoderSCVI` and :class:`~.multi.MultiDecoder`:
+    frequencies (softmax), log inverse dispersion and dropout logits of the genes.
+    """
+
+    def _init_heads(self, n_hidden: int, n_output: int) -> None:
+        self.px_scale_decoder = nn.Sequential(
+            nn.Linear(n_hidden, n_output), nn.Softmax(dim=-1)
+        )
+        self.px_r_decoder = nn.Linear(n_hidden, n_output)
+        self.px_dropout_decoder = nn.Linear(n_hidden, n_output)
+
+    def _decode_heads(self, dispersion: str, px: torch.Tensor, library: torch.Tensor):
+        """``(px_scale, px_r, px_rate, px_dropout)`` from the hidden units ``px``."""
+        return scvi_outputs(
+            dispersion,
+            library,
+            self.px_scale_decoder(px),
+            self.px_dropout_decoder(px),
+            lambda: self.px_r_decoder(px),
+        )
 
 
 class Decoder(nn.Module):
@@ -39,14 +92,7 @@ class Decoder(nn.Module):
         n_hidden: int = 128,
     ):
         super().__init__()
-        self.decoder = FCLayers(
-            n_in=n_input,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=0,
-        )
+        self.decoder = hidden_layers(n_input, n_hidden, n_cat_list, n_layers, 0)
         self.mean_decoder = nn.Linear(n_hidden, n_output)
         self.var_decoder = nn.Linear(n_hidden, n_output)
 
@@ -69,7 +115,7 @@ class Decoder(nn.Module):
         return self.mean_decoder(p), torch.exp(self.var_decoder(p))
 
 
-class DecoderSCVI(nn.Module):
+class DecoderSCVI(SCVIHeadsMixin, nn.Module):
     """Decodes data from latent space of ``n_input`` dimensions to ``n_output``
     dimensions using a fully-connected neural network of ``n_hidden`` layers.
 
@@ -96,19 +142,8 @@ class DecoderSCVI(nn.Module):
         n_hidden: int = 128,
     ):
         super().__init__()
-        self.px_decoder = FCLayers(
-            n_in=n_input,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=0,
-        )
-        self.px_scale_decoder = nn.Sequential(
-            nn.Linear(n_hidden, n_output), nn.Softmax(dim=-1)
-        )
-        self.px_r_decoder = nn.Linear(n_hidden, n_output)
-        self.px_dropout_decoder = nn.Linear(n_hidden, n_output)
+        self.px_decoder = hidden_layers(n_input, n_hidden, n_cat_list, n_layers, 0)
+        self._init_heads(n_hidden, n_output)
 
     def forward(
         self, dispersion: str, z: torch.Tensor, library: torch.Tensor, *cat_list
@@ -138,11 +173,7 @@ class DecoderSCVI(nn.Module):
         """
         check_option(dispersion, DISPERSIONS, "dispersion")
         px = self.px_decoder(z, *cat_list)
-        px_scale = self.px_scale_decoder(px)
-        px_dropout = self.px_dropout_decoder(px)
-        px_rate = torch.exp(library) * px_scale
-        px_r = self.px_r_decoder(px) if dispersion == "gene-cell" else None
-        return px_scale, px_r, px_rate, px_dropout
+        return self._decode_heads(dispersion, px, library)
 
 
 class LinearDecoderSCVI(nn.Module):
@@ -216,11 +247,13 @@ class LinearDecoderSCVI(nn.Module):
             :meth:`DecoderSCVI.forward`, each ``(batch, n_output)``.
         """
         check_option(dispersion, DISPERSIONS, "dispersion")
-        px_scale = torch.softmax(self.factor_regressor(z, *cat_list), dim=-1)
-        px_dropout = self.px_dropout_decoder(z, *cat_list)
-        px_rate = torch.exp(library) * px_scale
-        px_r = self.px_r_decoder(z, *cat_list) if dispersion == "gene-cell" else None
-        return px_scale, px_r, px_rate, px_dropout
+        return scvi_outputs(
+            dispersion,
+            library,
+            torch.softmax(self.factor_regressor(z, *cat_list), dim=-1),
+            self.px_dropout_decoder(z, *cat_list),
+            lambda: self.px_r_decoder(z, *cat_list),
+        )
 
     def get_loadings(self) -> torch.Tensor:
         """Per-gene weights of the latent dimensions in the expression head.

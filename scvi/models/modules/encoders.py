@@ -5,14 +5,90 @@ from typing import Iterable, Optional, Tuple
 import torch
 from torch import nn
 
-from .fc_layers import FCLayers
+from .fc_layers import hidden_layers
 from .utils import latent_transformation, reparameterize_gaussian
 
 # Added to the exponentiated variances for numerical stability.
 VAR_EPS = 1e-4
 
 
-class Encoder(nn.Module):
+def gaussian_parameters(
+    hidden: torch.Tensor, mean_layer: nn.Module, var_layer: nn.Module
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mean and variance of a diagonal Gaussian from the hidden units of a network.
+
+    Parameters
+    ----------
+    hidden
+        Output of the hidden layers, shape ``(..., n_hidden)``.
+    mean_layer, var_layer
+        Heads giving the mean and the log of the variance.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(mean, exp(log variance) + VAR_EPS)``, each ``(..., n_output)``.
+    """
+    return mean_layer(hidden), torch.exp(var_layer(hidden)) + VAR_EPS
+
+
+class LatentSamplingMixin:
+    """Samples and means of a Gaussian latent variable and of its transformation.
+
+    Shared by :class:`Encoder` and :class:`~.totalvi.EncoderTOTALVI`; sets
+    ``distribution`` (``"normal"`` or ``"ln"``) and ``z_transformation`` (identity,
+    or the softmax onto the simplex).
+    """
+
+    def _init_latent(self, distribution: str) -> None:
+        self.z_transformation = latent_transformation(distribution)
+        self.distribution = distribution
+
+    def reparameterize_transformation(
+        self, mu: torch.Tensor, var: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Sample the Gaussian and apply the latent transformation.
+
+        Parameters
+        ----------
+        mu, var
+            Gaussian means and variances, shape ``(..., n_output)``.
+
+        Returns
+        -------
+        latent : torch.Tensor
+            Transformed sample, shape ``(..., n_output)``.
+        untran_latent : torch.Tensor
+            The Gaussian sample before the transformation (same shape).
+        """
+        untran_latent = reparameterize_gaussian(mu, var)
+        return self.z_transformation(untran_latent), untran_latent
+
+    def transformed_mean(
+        self, mu: torch.Tensor, var: torch.Tensor, n_samples: int = 5000
+    ) -> torch.Tensor:
+        """Mean of the transformed latent variable.
+
+        Parameters
+        ----------
+        mu, var
+            Gaussian means and variances, shape ``(..., n_output)``.
+        n_samples
+            Number of Gaussian draws averaged after the transformation (``"ln"``).
+
+        Returns
+        -------
+        torch.Tensor
+            ``mu`` itself for ``"normal"``; for ``"ln"``, the average of the
+            softmax of ``n_samples`` draws (same shape as ``mu``).
+        """
+        if self.distribution == "normal":
+            return mu
+        draws = torch.distributions.Normal(mu, var.sqrt()).sample((n_samples,))
+        return self.z_transformation(draws).mean(dim=0)
+
+
+class Encoder(LatentSamplingMixin, nn.Module):
     """Encodes data of ``n_input`` dimensions into a latent space of ``n_output``
     dimensions using a fully-connected neural network of ``n_hidden`` layers.
 
@@ -47,38 +123,12 @@ class Encoder(nn.Module):
         distribution: str = "normal",
     ):
         super().__init__()
-        self.z_transformation = latent_transformation(distribution)
-        self.distribution = distribution
-        self.encoder = FCLayers(
-            n_in=n_input,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
+        self._init_latent(distribution)
+        self.encoder = hidden_layers(
+            n_input, n_hidden, n_cat_list, n_layers, dropout_rate
         )
         self.mean_encoder = nn.Linear(n_hidden, n_output)
         self.var_encoder = nn.Linear(n_hidden, n_output)
-
-    def reparameterize_transformation(
-        self, mu: torch.Tensor, var: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Sample the Gaussian and apply the latent transformation.
-
-        Parameters
-        ----------
-        mu, var
-            Gaussian means and variances, shape ``(..., n_output)``.
-
-        Returns
-        -------
-        latent : torch.Tensor
-            Transformed sample, shape ``(..., n_output)``.
-        untran_latent : torch.Tensor
-            The Gaussian sample before the transformation (same shape).
-        """
-        untran_latent = reparameterize_gaussian(mu, var)
-        return self.z_transformation(untran_latent), untran_latent
 
     def forward(self, x: torch.Tensor, *cat_list):
         """The forward computation for a single sample.
@@ -100,7 +150,6 @@ class Encoder(nn.Module):
             ``(q_m, q_v, latent)``, each of shape ``(batch, n_output)``.
         """
         q = self.encoder(x, *cat_list)
-        q_m = self.mean_encoder(q)
-        q_v = torch.exp(self.var_encoder(q)) + VAR_EPS
+        q_m, q_v = gaussian_parameters(q, self.mean_encoder, self.var_encoder)
         latent, _ = self.reparameterize_transformation(q_m, q_v)
         return q_m, q_v, latent

@@ -139,3 +139,41 @@ class FCLayers(nn.Module):
                 else:
                     x = layer(x)
         return x
+
+
+def hidden_layers(
+    n_in: int,
+    n_hidden: int,
+    n_cat_list: Optional[Iterable[int]] = None,
+    n_layers: int = 1,
+    dropout_rate: float = 0.1,
+) -> FCLayers:
+    """The usual trunk of the networks: :class:`FCLayers` of ``n_hidden`` units.
+
+    Parameters
+    ----------
+    n_in
+        The dimensionality of the input.
+    n_hidden
+        The number of nodes of every layer, the output included.
+    n_cat_list
+        Number of categories of each categorical covariate, injected one-hot.
+    n_layers
+        The number of fully-connected layers.
+    dropout_rate
+        Dropout rate applied after each layer.
+
+    Returns
+    -------
+    FCLayers
+        ``FCLayers(n_in, n_hidden, n_cat_list, n_layers, n_hidden, dropout_rate)``
+        with batch normalisation and ReLU.
+    """
+    return FCLayers(
+        n_in=n_in,
+        n_out=n_hidden,
+        n_cat_list=n_cat_list,
+        n_layers=n_layers,
+        n_hidden=n_hidden,
+        dropout_rate=dropout_rate,
+    )

@@ -5,9 +5,9 @@ from typing import Iterable, List, Optional
 import torch
 from torch import nn
 
-from .decoders import DISPERSIONS
-from .encoders import VAR_EPS
-from .fc_layers import FCLayers
+from .decoders import DISPERSIONS, SCVIHeadsMixin
+from .encoders import gaussian_parameters
+from .fc_layers import hidden_layers
 from .utils import check_option, reparameterize_gaussian
 
 
@@ -56,23 +56,13 @@ class MultiEncoder(nn.Module):
             )
         n_cat_list = list(n_cat_list or [])
         self.encoders = nn.ModuleList(
-            FCLayers(
-                n_in=n_input,
-                n_out=n_hidden,
-                n_cat_list=n_cat_list,
-                n_layers=n_layers_individual,
-                n_hidden=n_hidden,
-                dropout_rate=dropout_rate,
+            hidden_layers(
+                n_input, n_hidden, n_cat_list, n_layers_individual, dropout_rate
             )
             for n_input in n_input_list
         )
-        self.encoder_shared = FCLayers(
-            n_in=n_hidden,
-            n_out=n_hidden,
-            n_cat_list=n_cat_list,
-            n_layers=n_layers_shared,
-            n_hidden=n_hidden,
-            dropout_rate=dropout_rate,
+        self.encoder_shared = hidden_layers(
+            n_hidden, n_hidden, n_cat_list, n_layers_shared, dropout_rate
         )
         self.mean_encoder = nn.Linear(n_hidden, n_output)
         self.var_encoder = nn.Linear(n_hidden, n_output)
@@ -95,12 +85,11 @@ class MultiEncoder(nn.Module):
             ``(q_m, q_v, latent)``, each of shape ``(batch, n_output)``.
         """
         q = self.encoder_shared(self.encoders[head_id](x, *cat_list), *cat_list)
-        q_m = self.mean_encoder(q)
-        q_v = torch.exp(self.var_encoder(q)) + VAR_EPS
+        q_m, q_v = gaussian_parameters(q, self.mean_encoder, self.var_encoder)
         return q_m, q_v, reparameterize_gaussian(q_m, q_v)
 
 
-class MultiDecoder(nn.Module):
+class MultiDecoder(SCVIHeadsMixin, nn.Module):
     """Decoder of gimVI: covariate-conditioned layers, then shared layers, then the
     ZINB heads over ``n_output`` genes.
 
@@ -139,30 +128,21 @@ class MultiDecoder(nn.Module):
         n_in = n_input
         self.px_decoder_conditioned = None
         if n_layers_conditioned:
-            self.px_decoder_conditioned = FCLayers(
-                n_in=n_in,
-                n_out=n_hidden_conditioned,
-                n_cat_list=n_cat_list,
-                n_layers=n_layers_conditioned,
-                n_hidden=n_hidden_conditioned,
-                dropout_rate=dropout_rate,
+            self.px_decoder_conditioned = hidden_layers(
+                n_in,
+                n_hidden_conditioned,
+                n_cat_list,
+                n_layers_conditioned,
+                dropout_rate,
             )
             n_in = n_hidden_conditioned
         self.px_decoder_final = None
         if n_layers_shared:
-            self.px_decoder_final = FCLayers(
-                n_in=n_in,
-                n_out=n_hidden_shared,
-                n_layers=n_layers_shared,
-                n_hidden=n_hidden_shared,
-                dropout_rate=dropout_rate,
+            self.px_decoder_final = hidden_layers(
+                n_in, n_hidden_shared, None, n_layers_shared, dropout_rate
             )
             n_in = n_hidden_shared
-        self.px_scale_decoder = nn.Sequential(
-            nn.Linear(n_in, n_output), nn.Softmax(dim=-1)
-        )
-        self.px_r_decoder = nn.Linear(n_in, n_output)
-        self.px_dropout_decoder = nn.Linear(n_in, n_output)
+        self._init_heads(n_in, n_output)
 
     def forward(
         self,
@@ -201,8 +181,4 @@ class MultiDecoder(nn.Module):
             px = self.px_decoder_conditioned(px, *cat_list)
         if self.px_decoder_final is not None:
             px = self.px_decoder_final(px)
-        px_scale = self.px_scale_decoder(px)
-        px_dropout = self.px_dropout_decoder(px)
-        px_rate = torch.exp(library) * px_scale
-        px_r = self.px_r_decoder(px) if dispersion == "gene-cell" else None
-        return px_scale, px_r, px_rate, px_dropout
+        return self._decode_heads(dispersion, px, library)

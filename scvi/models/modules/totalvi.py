@@ -5,15 +5,15 @@ from typing import Iterable, Optional
 import torch
 from torch import nn
 
-from .encoders import VAR_EPS
-from .fc_layers import FCLayers
-from .utils import latent_transformation, reparameterize_gaussian
+from .encoders import LatentSamplingMixin, gaussian_parameters
+from .fc_layers import FCLayers, hidden_layers
+from .utils import reparameterize_gaussian
 
 # Upper bound of the sampled log library size before exponentiation.
 MAX_LOG_LIBRARY = 15.0
 
 
-class EncoderTOTALVI(nn.Module):
+class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
     """Encodes data of ``n_input`` dimensions into a latent space of ``n_output``
     dimensions using a fully-connected neural network of ``n_hidden`` layers,
     together with the log-normal gene library size.
@@ -48,43 +48,17 @@ class EncoderTOTALVI(nn.Module):
         distribution: str = "ln",
     ):
         super().__init__()
-        self.z_transformation = latent_transformation(distribution)
-        self.distribution = distribution
-
-        def hidden(n_layers_: int) -> FCLayers:
-            return FCLayers(
-                n_in=n_input,
-                n_out=n_hidden,
-                n_cat_list=n_cat_list,
-                n_layers=n_layers_,
-                n_hidden=n_hidden,
-                dropout_rate=dropout_rate,
-            )
-
-        self.encoder = hidden(n_layers)
+        self._init_latent(distribution)
+        self.encoder = hidden_layers(
+            n_input, n_hidden, n_cat_list, n_layers, dropout_rate
+        )
         self.z_encoder = nn.Linear(n_hidden, n_output)
         self.z_var_encoder = nn.Linear(n_hidden, n_output)
-        self.l_gene_encoder = hidden(1)
+        self.l_gene_encoder = hidden_layers(
+            n_input, n_hidden, n_cat_list, 1, dropout_rate
+        )
         self.l_gene_mean_encoder = nn.Linear(n_hidden, 1)
         self.l_gene_var_encoder = nn.Linear(n_hidden, 1)
-
-    def reparameterize_transformation(self, mu: torch.Tensor, var: torch.Tensor):
-        """Sample the Gaussian and apply the latent transformation.
-
-        Parameters
-        ----------
-        mu, var
-            Gaussian means and variances, shape ``(..., n_output)``.
-
-        Returns
-        -------
-        z : torch.Tensor
-            Transformed sample, shape ``(..., n_output)``.
-        untran_z : torch.Tensor
-            The Gaussian sample before the transformation (same shape).
-        """
-        untran_z = reparameterize_gaussian(mu, var)
-        return self.z_transformation(untran_z), untran_z
 
     def forward(self, data: torch.Tensor, *cat_list):
         """The forward computation for a single sample.
@@ -106,12 +80,12 @@ class EncoderTOTALVI(nn.Module):
             ``untran_latent = {"z", "l"}`` of the untransformed Gaussian samples.
         """
         q = self.encoder(data, *cat_list)
-        qz_m = self.z_encoder(q)
-        qz_v = torch.exp(self.z_var_encoder(q)) + VAR_EPS
+        qz_m, qz_v = gaussian_parameters(q, self.z_encoder, self.z_var_encoder)
         z, untran_z = self.reparameterize_transformation(qz_m, qz_v)
         ql = self.l_gene_encoder(data, *cat_list)
-        ql_m = self.l_gene_mean_encoder(ql)
-        ql_v = torch.exp(self.l_gene_var_encoder(ql)) + VAR_EPS
+        ql_m, ql_v = gaussian_parameters(
+            ql, self.l_gene_mean_encoder, self.l_gene_var_encoder
+        )
         log_library = reparameterize_gaussian(ql_m, ql_v).clamp(max=MAX_LOG_LIBRARY)
         latent = {"z": z, "l": torch.exp(log_library)}
         untran_latent = {"z": untran_z, "l": log_library}
@@ -155,14 +129,7 @@ class DecoderTOTALVI(nn.Module):
         super().__init__()
 
         def hidden(n_layers_: int) -> FCLayers:
-            return FCLayers(
-                n_in=n_input,
-                n_out=n_hidden,
-                n_cat_list=n_cat_list,
-                n_layers=n_layers_,
-                n_hidden=n_hidden,
-                dropout_rate=dropout_rate,
-            )
+            return hidden_layers(n_input, n_hidden, n_cat_list, n_layers_, dropout_rate)
 
         n_cat_z = n_hidden + n_input
         self.px_decoder = hidden(n_layers)

@@ -1,6 +1,6 @@
 """Small helpers shared by the neural building blocks."""
 
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -141,3 +141,21 @@ def one_hot(index: Optional[torch.Tensor], n_cat: int, dtype: torch.dtype):
             )
         index = index.squeeze(-1)
     return F.one_hot(index.long(), n_cat).to(dtype)
+
+
+def expand_samples(n_samples: int, *tensors: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    """Give each tensor a leading axis of ``n_samples`` (a view, no copy).
+
+    Parameters
+    ----------
+    n_samples
+        Size of the new leading axis.
+    *tensors
+        Tensors of any shape.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        The tensors expanded to ``(n_samples, *t.shape)``.
+    """
+    return tuple(t.unsqueeze(0).expand((n_samples,) + t.shape) for t in tensors)

@@ -1,0 +1,184 @@
+"""Posterior sampling methods of :class:`scvi.models.totalvi.TOTALVI`.
+
+:class:`TOTALVISamplingMixin` gives TOTALVI the public sampling methods of the
+scVI 0.6 API. It relies on the model's ``inference``, ``encoder`` (for the mean of
+the logistic normal latents) and on the outputs documented in
+:meth:`scvi.models.totalvi.TOTALVI.inference`.
+"""
+
+from typing import Optional, Tuple
+
+import torch
+
+from .modules.totalvi import MAX_LOG_LIBRARY
+
+
+class TOTALVISamplingMixin:
+    """Latents, library sizes, dispersions and expression of a fitted TOTALVI."""
+
+    def sample_from_posterior_z(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        give_mean: bool = False,
+        n_samples: int = 5000,
+    ) -> torch.Tensor:
+        """Access the tensor of latent values from the posterior.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input_genes)``.
+        y
+            Tensor of values with shape ``(batch_size, n_input_proteins)``.
+        batch_index
+            Tensor of batch indices, ``(batch_size, 1)``.
+        give_mean
+            Whether to give the mean of the distribution instead of a sample:
+            ``qz_m`` for ``"normal"``, the average of the softmax of
+            ``n_samples`` Gaussian draws for ``"ln"``.
+        n_samples
+            Number of Monte Carlo draws for the logistic normal mean.
+
+        Returns
+        -------
+        torch.Tensor
+            Tensor of shape ``(batch_size, n_latent)``.
+        """
+        out = self.inference(x, y, batch_index)
+        if not give_mean:
+            return out["z"]
+        return self.encoder.transformed_mean(out["qz_m"], out["qz_v"], n_samples)
+
+    def sample_from_posterior_l(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        give_mean: bool = True,
+    ) -> torch.Tensor:
+        """Provides the tensor of library size from the posterior.
+
+        Parameters
+        ----------
+        x, y, batch_index
+            As in :meth:`sample_from_posterior_z`.
+        give_mean
+            Return the mean of the log-normal posterior of the library size,
+            ``exp(ql_m + ql_v / 2)``, instead of a sample.
+
+        Returns
+        -------
+        torch.Tensor
+            Gene library sizes (not their log), shape ``(batch_size, 1)``.
+        """
+        out = self.inference(x, y, batch_index)
+        if not give_mean:
+            return out["library_gene"]
+        log_mean = out["ql_m"] + 0.5 * out["ql_v"]
+        return torch.exp(log_mean.clamp(max=MAX_LOG_LIBRARY))
+
+    def get_sample_dispersion(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns the tensors of dispersions for genes and proteins.
+
+        Parameters
+        ----------
+        x, y, batch_index, label, n_samples
+            As in :meth:`inference`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Inverse dispersions ``(px_r, py_r)`` of the negative binomials:
+            ``(G,)`` and ``(P,)`` for per feature dispersions, else
+            ``(batch_size, G)`` and ``(batch_size, P)``.
+        """
+        out = self.inference(x, y, batch_index, label, n_samples)
+        return out["px_"]["r"], out["py_"]["r"]
+
+    def get_sample_rate(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+    ) -> torch.Tensor:
+        """Returns the tensor of negative binomial mean for genes.
+
+        Parameters
+        ----------
+        x, y, batch_index, label, n_samples
+            As in :meth:`inference`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``library_gene * px_scale``, shape ``(batch_size, n_input_genes)``
+            (leading ``(n_samples,)`` axis when ``n_samples > 1``).
+        """
+        return self.inference(x, y, batch_index, label, n_samples)["px_"]["rate"]
+
+    def get_sample_scale(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+        transform_batch: Optional[int] = None,
+        eps: float = 0,
+        normalize_pro: bool = False,
+        sample_bern: bool = True,
+        include_bg: bool = False,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Returns tuple of gene and protein scales.
+
+        These scales can also be transformed into a particular batch. This
+        function is the core of differential expression.
+
+        Parameters
+        ----------
+        x, y, batch_index, label, n_samples
+            As in :meth:`inference`.
+        transform_batch
+            Int of batch to "transform" all cells into.
+        eps
+            Prior count to add to protein normalized expression.
+        normalize_pro
+            Whether to make protein expression sum to one in a cell.
+        sample_bern
+            Whether to sample the background indicator from its Bernoulli
+            distribution (``1``: background) instead of using its probability.
+        include_bg
+            Whether to include the background component of expression.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Gene frequencies ``(batch_size, G)`` (rows sum to 1) and protein
+            expression ``(batch_size, P)``: ``(1 - b) rate_fore (+ b rate_back``
+            if ``include_bg``) ``+ eps`` with ``b`` the background indicator or
+            probability, divided by its row sum if ``normalize_pro``. Leading
+            ``(n_samples,)`` axis when ``n_samples > 1``.
+        """
+        out = self.inference(x, y, batch_index, label, n_samples, transform_batch)
+        px_, py_ = out["px_"], out["py_"]
+        background = torch.sigmoid(py_["mixing"])
+        if sample_bern:
+            background = torch.bernoulli(background)
+        protein = (1.0 - background) * py_["rate_fore"]
+        if include_bg:
+            protein = protein + background * py_["rate_back"]
+        protein = protein + eps
+        if normalize_pro:
+            protein = protein / protein.sum(dim=-1, keepdim=True)
+        return px_["scale"], protein
