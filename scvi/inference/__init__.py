@@ -1,5 +1,12 @@
 """Training of the models and queries of their posteriors."""
 
+from .annotation import (
+    AlternateSemiSupervisedTrainer,
+    AnnotationPosterior,
+    ClassifierTrainer,
+    JointSemiSupervisedTrainer,
+    SemiSupervisedTrainer,
+)
 from .inference import AdapterTrainer, UnsupervisedTrainer
 from .posterior import Posterior
 from .posterior_utils import load_posterior
@@ -10,5 +17,10 @@ __all__ = [
     "Posterior",
     "UnsupervisedTrainer",
     "AdapterTrainer",
+    "SemiSupervisedTrainer",
+    "JointSemiSupervisedTrainer",
+    "AlternateSemiSupervisedTrainer",
+    "ClassifierTrainer",
+    "AnnotationPosterior",
     "load_posterior",
 ]

@@ -11,13 +11,15 @@ from .trainer import Trainer
 logger = logging.getLogger(__name__)
 
 
-def model_terms(model, tensors):
+def model_terms(model, tensors, feed_labels: bool = True):
     """``(reconst_loss, kl_local, kl_global)`` of a model on one mini-batch.
 
     ``kl_local`` is the term the KL warm-up scales; models returning two values have
-    no global KL.
+    no global KL. Without ``feed_labels`` the model gets no labels (a
+    semi-supervised model then sums them out under its classifier).
     """
     x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
+    labels = labels if feed_labels else None
     outputs = model(x, local_l_mean, local_l_var, batch_index=batch_index, y=labels)
     if len(outputs) == 3:
         return outputs
@@ -127,7 +129,14 @@ class UnsupervisedTrainer(Trainer):
         ``n_samples * mean(reconst + kl_weight * kl_local) + kl_global``, divided
         by ``n_samples`` when ``normalize_loss``.
         """
-        reconst_loss, kl_local, kl_global = model_terms(self.model, tensors)
+        return self._elbo_loss(tensors)
+
+    def _elbo_loss(self, tensors, feed_labels: bool = True):
+        """:meth:`loss`, with or without the cells' labels (see
+        :func:`model_terms`)."""
+        reconst_loss, kl_local, kl_global = model_terms(
+            self.model, tensors, feed_labels=feed_labels
+        )
         loss = (
             self.n_samples * torch.mean(reconst_loss + self.kl_weight * kl_local)
             + kl_global

@@ -82,3 +82,6 @@ def test_notebook_runs(name, kernel_name):
     if name == "basic_tutorial.ipynb":
         assert "same latent space: True" in printed
         assert "Entropy of batch mixing" in printed
+    if name == "harmonization.ipynb":
+        assert "scANVI accuracy on the query batch" in printed
+        assert "Entropy of batch mixing (scANVI)" in printed
