@@ -1,4 +1,5 @@
 """Sphinx configuration of the scvi documentation."""
+
 import os
 import sys
 

@@ -15,21 +15,15 @@ and are re-exported here, where the posteriors look for them.
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
-from ._count_math import (
-    as_float,
-    floor_with_gradient,
-    log_two_component_mixture,
-    select,
-)
+from ._count_math import log_two_component_mixture
 from ._metrics import (
     compute_elbo,
     compute_marginal_log_likelihood_autozi,
     compute_marginal_log_likelihood_scvi,
     compute_reconstruction_error,
 )
-from ._nb_function import LogNegativeBinomial
+from ._nb_function import LogNegativeBinomial, LogZeroInflatedNegativeBinomial
 
 __all__ = [
     "log_nb_positive",
@@ -42,19 +36,22 @@ __all__ = [
 ]
 
 
-def _log_nb(x, mu, theta, eps):
-    """Promote to a common floating dtype, floor the parameters, apply the NB."""
+def _prepare(x, mu, theta, *others):
+    """Promote the arguments to a common floating dtype (``x`` included)."""
     mu, theta = torch.as_tensor(mu), torch.as_tensor(theta)
+    others = [torch.as_tensor(o) for o in others]
     dtype = torch.promote_types(mu.dtype, theta.dtype)
-    if torch.is_floating_point(x):
-        dtype = torch.promote_types(dtype, x.dtype)
+    for t in [x] + others:
+        if torch.is_floating_point(t):
+            dtype = torch.promote_types(dtype, t.dtype)
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
-    x, mu, theta = x.to(dtype), mu.to(dtype), theta.to(dtype)
-    shape = torch.broadcast_shapes(x.shape, mu.shape, theta.shape)
-    mu = floor_with_gradient(mu, eps).expand(shape)
-    theta = floor_with_gradient(theta, eps)
-    return LogNegativeBinomial.apply(x.expand(shape), mu, theta)
+    return [t.to(dtype) for t in [x, mu, theta] + others]
+
+
+def _log_nb(x, mu, theta, eps):
+    """Promote to a common floating dtype, apply the NB with floored parameters."""
+    return LogNegativeBinomial.apply(*_prepare(x, mu, theta), eps)
 
 
 def log_nb_positive(
@@ -124,17 +121,10 @@ def log_zinb_positive(
     torch.Tensor
         Log-probabilities with the broadcast shape of the inputs.
     """
-    log_nb = log_nb_positive(x, mu, theta, eps=eps)
-    x = as_float(x, log_nb)
-    log_keep = -F.softplus(pi)  # log(1 - p)
     # zero counts: log(p + (1 - p) NB(0)) = log1p(-(1 - p)(1 - NB(0))) when that
-    # product is small (probability near one), else logaddexp(pi, log NB(0)) - sp(pi)
-    complement = torch.exp(log_keep) * -torch.expm1(log_nb)
-    near_one = complement < 0.5
-    log_near = torch.log1p(-complement * near_one.to(complement.dtype))
-    log_far = F.softplus(log_nb - pi) + pi + log_keep
-    log_zero = select(near_one, log_near, log_far)
-    return select(x > 0, log_nb + log_keep, log_zero)
+    # product is small (probability near one), else log(1 - p) + logaddexp(pi,
+    # log NB(0)); see LogZeroInflatedNegativeBinomial for the analytic gradients
+    return LogZeroInflatedNegativeBinomial.apply(*_prepare(x, mu, theta, pi), eps)
 
 
 def log_mixture_nb(

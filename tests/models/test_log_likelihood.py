@@ -1,6 +1,8 @@
 """Accuracy, shapes and gradients of the count log-likelihoods."""
 
 import functools
+import gc
+import weakref
 
 import mpmath
 import numpy as np
@@ -105,6 +107,16 @@ def test_nb_matches_scipy_on_extreme_grid(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_nb_without_huge_counts(dtype):
+    # counts all below the size of the table of count terms (no series blend)
+    x, mu, theta = as_tensors(dtype)[:3]
+    keep = x < 16384
+    result = log_nb_positive(x[keep], mu[keep], theta[keep])
+    reference = references(dtype)[0][keep.numpy()]
+    assert max_relative_error(result, reference) <= TOLERANCE[dtype] * 1e-2
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_zinb_matches_reference(dtype):
     x, mu, theta, pi = as_tensors(dtype)[:4]
     result = log_zinb_positive(x, mu, theta, pi)
@@ -168,19 +180,80 @@ def test_broadcasting_shapes_and_integer_counts():
     )
 
 
-def test_theta_terms_are_evaluated_per_gene(monkeypatch):
-    shapes = []
-    original = nb_function.stirling_error
+def record_shapes(monkeypatch):
+    """Record the argument shapes of the remainder functions the NB uses."""
+    shapes = {}
+    names = (
+        "stirling_error_with_log",
+        "stirling_direct",
+        "stirling_series",
+        "digamma_remainder",
+        "digamma_direct",
+        "digamma_series",
+    )
+    for name in names:
+        original = getattr(nb_function, name)
 
-    def recording(n):
-        shapes.append(tuple(n.shape))
-        return original(n)
+        def wrapper(n, *args, _original=original, _name=name, **kwargs):
+            shapes.setdefault(_name, []).append(tuple(n.shape))
+            return _original(n, *args, **kwargs)
 
-    monkeypatch.setattr(nb_function, "stirling_error", recording)
-    x = torch.poisson(torch.full((32, 7), 2.0))
-    log_nb_positive(x, torch.rand(32, 7) + 0.1, torch.rand(7) + 0.5)
-    # Stirling remainders of theta (per gene), of x + theta and of x (per entry)
-    assert sorted(shapes) == [(7,), (32, 7), (32, 7)]
+        monkeypatch.setattr(nb_function, name, wrapper)
+    return shapes
+
+
+@pytest.mark.parametrize("n_cells, offset", [(6, 0.0), (6, 0.5), (64, 0.0)])
+def test_theta_terms_per_gene_and_count_terms_on_positive_entries_only(
+    monkeypatch, n_cells, offset
+):
+    shapes = record_shapes(monkeypatch)
+    torch.manual_seed(0)
+    x = torch.poisson(torch.full((n_cells, 7), 2.0))
+    x = torch.where(x > 0, x + offset, x)
+    n_positive = int((x > 0).sum())
+    assert 7 < n_positive < x.numel()
+    theta = (torch.rand(7) + 0.5).requires_grad_()
+    mu = torch.rand(n_cells, 7) + 0.1
+    result = log_nb_positive(x, mu, theta)
+    result.sum().backward()
+    if n_cells == 64:
+        # integer counts, many more positive entries than 16 per gene: the lgamma
+        # and shifted digamma branches of x + theta come from a per-gene grid
+        # (the terms of theta alone come from the grid's first column)
+        assert n_positive > 16 * 7
+        assert "stirling_error_with_log" not in shapes
+        assert "digamma_remainder" not in shapes
+        for name in ("stirling", "digamma"):
+            assert shapes[name + "_direct"] == [(7, 16)]
+            assert sorted(shapes[name + "_series"]) == [(7,), (n_positive,)]
+    else:
+        # remainders of theta (per gene) and of x + theta (positive entries);
+        # those of integer counts come from a constant table
+        expected = [(7,), (n_positive,)] + [(n_positive,)] * (offset > 0)
+        assert sorted(shapes["stirling_error_with_log"]) == sorted(expected)
+        assert sorted(shapes["digamma_remainder"]) == [(7,), (n_positive,)]
+    # same values as without the tables and the zero / positive split
+    reference = log_nb_positive(x.double(), mu.double(), theta.detach().double())
+    torch.testing.assert_close(result.double(), reference, rtol=1e-5, atol=1e-6)
+
+
+def test_gene_table_matches_direct_evaluation():
+    torch.manual_seed(3)
+    for dtype in DTYPES:
+        x = torch.poisson(torch.rand(256, 5, dtype=dtype) * 30)
+        theta = torch.tensor([1e-3, 0.4, 3.0, 14.2, 900.0], dtype=dtype)
+        mu = (torch.rand(256, 5, dtype=dtype) * 40 + 0.01).requires_grad_()
+        thetas = [theta.clone().requires_grad_() for _ in range(2)]
+        # a full-shape theta disables the per-gene table
+        with_table = log_nb_positive(x, mu, thetas[0])
+        without = log_nb_positive(x, mu, thetas[1].expand(256, 5).contiguous())
+        torch.testing.assert_close(with_table, without, rtol=0, atol=0)
+        with_table.sum().backward()
+        grad_mu = mu.grad.clone()
+        mu.grad = None
+        without.sum().backward()
+        torch.testing.assert_close(mu.grad, grad_mu, rtol=0, atol=0)
+        torch.testing.assert_close(thetas[0].grad, thetas[1].grad)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -222,6 +295,51 @@ def test_analytic_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(
         lambda m, t, p: log_mixture_nb(x, m, m * 3, t, t * 2, p), (mu, theta, pi)
     )
+
+
+def test_gradients_with_broadcasting_and_gene_table():
+    torch.manual_seed(4)
+    dtype = torch.float64
+    # many positive counts per gene: per-gene tables; a leading sample axis on the
+    # means (counts expanded over it); logits per gene
+    x = torch.poisson(torch.rand(40, 3, dtype=dtype) * 12)
+    x[0] = 0.0
+    mu = (torch.rand(2, 40, 3, dtype=dtype) * 10 + 0.05).requires_grad_()
+    theta = torch.tensor([0.3, 2.0, 11.0], dtype=dtype, requires_grad=True)
+    pi = torch.randn(3, dtype=dtype, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda m, t: log_nb_positive(x, m, t), (mu, theta))
+    assert torch.autograd.gradcheck(
+        lambda m, t, p: log_zinb_positive(x, m, t, p), (mu, theta, pi)
+    )
+    # all-zero and empty inputs
+    for counts in (torch.zeros(4, 3, dtype=dtype), torch.zeros(0, 3, dtype=dtype)):
+        m = (torch.rand(counts.shape[0], 3, dtype=dtype) + 0.5).requires_grad_()
+        assert torch.autograd.gradcheck(
+            lambda m, t, p: log_zinb_positive(counts, m, t, p), (m, theta, pi)
+        )
+    # the graph can be differentiated twice with retain_graph
+    result = log_zinb_positive(x, mu, theta, pi).sum()
+    first = torch.autograd.grad(result, (mu, theta, pi), retain_graph=True)
+    second = torch.autograd.grad(result, (mu, theta, pi))
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_outputs_are_not_kept_alive_by_the_graph():
+    # intermediates live on the autograd context: they must not hold the output
+    x = torch.poisson(torch.full((8, 5), 1.0))
+    gc.disable()
+    try:
+        for counts in (x, torch.zeros_like(x)):
+            mu = (torch.rand(8, 5) + 0.1).requires_grad_()
+            for function in (
+                lambda: log_nb_positive(counts, mu, torch.rand(5) + 0.5),
+                lambda: log_zinb_positive(counts, mu, torch.rand(5) + 0.5, mu - 1),
+            ):
+                reference = weakref.ref(function())
+                assert reference() is None
+    finally:
+        gc.enable()
 
 
 def test_float32_gradients_match_float64():
