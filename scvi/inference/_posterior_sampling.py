@@ -61,22 +61,34 @@ class SamplingMixin:
         """Concatenate ``model.<method>`` over mini-batches, averaged over batches."""
         batches = batches_to_average(transform_batch)
         self._check_transform_batch(batches)
-        chunks = []
+        compute = getattr(self.model, method)
+        out, start = None, 0
         with eval_mode(self.model):
             for tensors in self._ordered():
                 x, _, _, batch_index, labels = tensors[:5]
-                values = sum(
-                    getattr(self.model, method)(
+                values = None
+                for b in batches:
+                    one = compute(
                         x,
                         batch_index=batch_index,
                         y=labels,
                         n_samples=n_samples,
                         transform_batch=b,
                     )
-                    for b in batches
-                ) / len(batches)
-                chunks.append(_numpy(values))
-        return np.concatenate(chunks, axis=-2)
+                    values = one if values is None else values.add_(one)
+                if len(batches) > 1:
+                    values.div_(len(batches))
+                values = _numpy(values)
+                if out is None:  # rows are cells (axis -2), written in place
+                    shape = list(values.shape)
+                    shape[-2] = self.nb_cells
+                    out = np.empty(shape, dtype=values.dtype)
+                stop = start + values.shape[-2]
+                out[..., start:stop, :] = values
+                start = stop
+        if out is None:
+            raise ValueError("the posterior holds no cell")
+        return out[..., :start, :]  # shorter only with drop_last
 
     def get_latent(
         self, give_mean: bool = True

@@ -2,13 +2,16 @@
 
 :class:`VAESamplingMixin` gives :class:`scvi.models.vae.VAE` (and its subclasses)
 the public sampling methods of the scVI 0.6 API. It relies on the model's
-``z_encoder``, ``l_encoder``, ``_encoder_input``, ``_label_covariate`` and
-``inference``.
+``z_encoder``, ``l_encoder``, ``decoder`` (with a ``scale`` method),
+``_encoder_input``, ``_label_covariate`` and ``inference``.
 """
 
 from typing import List, Optional
 
 import torch
+
+from ._categories import decoder_batch_index
+from .modules.utils import expand_samples
 
 
 class VAESamplingMixin:
@@ -111,9 +114,63 @@ class VAESamplingMixin:
             Frequencies (rows sum to 1), shape ``(batch_size, n_input)``, with a
             leading ``(n_samples,)`` axis when ``n_samples > 1``.
         """
-        return self._inference_output(
-            "px_scale", x, batch_index, y, n_samples, transform_batch
-        )
+        # only q(z | x) and the frequency head are needed: the library encoder and
+        # the dispersion / dropout heads are skipped (half the work of inference)
+        qz_m, qz_v, y = self.encode_scale(x, y)
+        if n_samples > 1:
+            qz_m, qz_v = expand_samples(n_samples, qz_m, qz_v)
+        batch_index = decoder_batch_index(x, batch_index, transform_batch)
+        return self.decode_scale(qz_m, qz_v, batch_index, y)
+
+    def encode_scale(self, x: torch.Tensor, y: Optional[torch.Tensor] = None):
+        """What :meth:`decode_scale` needs of a cell: ``q(z | x)`` and its labels.
+
+        Splitting :meth:`get_sample_scale` in two lets a caller that draws many
+        samples of few cells (differential expression) encode each cell once.
+
+        Parameters
+        ----------
+        x
+            Tensor of values with shape ``(batch_size, n_input)``.
+        y
+            Cell-type labels, ``(batch_size, 1)``.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(qz_m, qz_v, y)``: mean and variance of ``q(z | x)``, each
+            ``(batch_size, n_latent)``, and the label covariate of the networks
+            (``y`` itself, or the predicted labels of semi-supervised models).
+        """
+        y = self._label_covariate(x, y)
+        qz_m, qz_v, _ = self.z_encoder(self._encoder_input(x), y)
+        return qz_m, qz_v, y
+
+    def decode_scale(
+        self,
+        qz_m: torch.Tensor,
+        qz_v: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        y: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """One draw of ``z ~ q(z | x)`` per row, decoded into frequencies.
+
+        Parameters
+        ----------
+        qz_m, qz_v
+            Outputs of :meth:`encode_scale`, shape ``(..., batch_size, n_latent)``.
+        batch_index
+            Batch covariate of the decoder, ``(batch_size, 1)``.
+        y
+            Label covariate from :meth:`encode_scale`, ``(batch_size, 1)``.
+
+        Returns
+        -------
+        torch.Tensor
+            Frequencies, ``(..., batch_size, n_input)``, rows summing to 1.
+        """
+        z, _ = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
+        return self.decoder.scale(z, batch_index, y)
 
     def get_sample_rate(
         self,

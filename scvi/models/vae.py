@@ -223,11 +223,13 @@ class VAE(VAESamplingMixin, nn.Module):
         """
         x_ = self._encoder_input(x)
         qz_m, qz_v, _ = self.z_encoder(x_, y)
+        if n_samples > 1:
+            qz_m, qz_v = expand_samples(n_samples, qz_m, qz_v)
+        z, untran_z = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
         ql_m, ql_v, library = self.l_encoder(x_)
         if n_samples > 1:
-            qz_m, qz_v, ql_m, ql_v = expand_samples(n_samples, qz_m, qz_v, ql_m, ql_v)
+            ql_m, ql_v = expand_samples(n_samples, ql_m, ql_v)
             library = reparameterize_gaussian(ql_m, ql_v)
-        z, untran_z = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
         return dict(
             qz_m=qz_m,
             qz_v=qz_v,

@@ -13,7 +13,7 @@ import scvi
 from scvi.dataset import GeneExpressionDataset
 from scvi.inference import UnsupervisedTrainer
 from scvi.inference import differential_expression as de
-from scvi.models import VAE
+from scvi.models import SCANVI, VAE
 
 
 # ---------------------------------------------------------------- pure functions
@@ -219,6 +219,36 @@ def test_scale_sampler_shapes_and_batches(de_setup):
         posterior.scale_sampler(selection, n_samples=3, n_samples_per_cell=3)
     with pytest.raises(ValueError, match="selects no cell"):
         posterior.scale_sampler(np.zeros(len(data), bool))
+
+
+@pytest.mark.parametrize("model_class", ["VAE", "SCANVI"])
+def test_scales_encoded_once_per_cell_match_per_draw_decoding(
+    de_setup, monkeypatch, model_class
+):
+    # with z fixed at the posterior mean, encoding each distinct cell once and
+    # decoding per draw must give exactly what the per-draw path gives
+    posterior, data, _, _ = de_setup
+    if model_class == "SCANVI":
+        scvi.set_seed(1)
+        model = SCANVI(data.nb_genes, n_batch=2, n_labels=data.n_labels, n_latent=5)
+        posterior = posterior.update({})
+        posterior.model = model
+    encoder = posterior.model.z_encoder
+    monkeypatch.setattr(
+        encoder,
+        "reparameterize_transformation",
+        lambda m, v: (encoder.z_transformation(m), m),
+    )
+    rs = np.random.RandomState(0)
+    cells = np.flatnonzero(data.labels.ravel() == 0)
+    draws = [(cells[rs.randint(len(cells), size=n)], b) for n, b in [(70, 1), (9, 0)]]
+    draws.append((np.repeat(cells[:4], 3), None))  # observed batches
+    fast = posterior._scales_of_draws(draws)
+    reference = np.concatenate([posterior._scales_of_cells(c, b) for c, b in draws])
+    assert fast.shape == (70 + 9 + 12, data.nb_genes)
+    np.testing.assert_allclose(fast, reference, rtol=1e-5, atol=1e-7)
+    # transform_batch acts: the same cells decoded in the two batches differ
+    assert not np.allclose(fast[:9], posterior._scales_of_draws([(draws[0][0][:9], 0)]))
 
 
 def test_one_vs_all_and_within_cluster(de_setup, tmp_path, monkeypatch):

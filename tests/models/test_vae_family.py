@@ -7,8 +7,11 @@ import pytest
 import torch
 
 from scvi.models._gaussian import gaussian_kl
+from scvi.models.autozivae import AutoZIVAE
 from scvi.models.classifier import Classifier
 from scvi.models.ldvae import LDVAE
+from scvi.models.scanvi import SCANVI
+from scvi.models.vaec import VAEC
 from scvi.models.log_likelihood import (
     compute_elbo,
     compute_marginal_log_likelihood_scvi,
@@ -228,8 +231,41 @@ def test_sampling_without_labels_and_batches():
     reconst, kl = model(x, l_mean, l_var)
     assert torch.isfinite(reconst + kl).all()
     assert model.get_sample_scale(x).shape == (N_CELLS, N_GENES)
+    gene_label = VAE(N_GENES, n_labels=2, dispersion="gene-label")
+    # frequencies need no dispersion; the means go through the full inference
+    assert gene_label.get_sample_scale(x).shape == (N_CELLS, N_GENES)
     with pytest.raises(ValueError, match="needs y"):
-        VAE(N_GENES, n_labels=2, dispersion="gene-label").get_sample_scale(x)
+        gene_label.get_sample_rate(x)
+
+
+SCALE_CASES = [(cls, "normal") for cls in (VAE, LDVAE, SCANVI, VAEC, AutoZIVAE)]
+SCALE_CASES += [(VAE, "ln"), (LDVAE, "ln")]
+
+
+@pytest.mark.parametrize(
+    "cls, latent", SCALE_CASES, ids=[f"{c.__name__}-{z}" for c, z in SCALE_CASES]
+)
+def test_sample_scale_is_the_px_scale_of_inference(cls, latent):
+    # get_sample_scale skips the library encoder and the other decoder heads; it
+    # must draw the same z and decode the same frequencies as inference
+    torch.manual_seed(0)
+    kwargs = dict(n_batch=3, n_labels=N_LABELS, n_hidden=N_HIDDEN, n_latent=N_LATENT)
+    if latent == "ln":
+        kwargs["latent_distribution"] = "ln"
+    model = cls(N_GENES, **kwargs).eval()
+    x, _, _, batch_index, labels = make_minibatch(3)
+    for n_samples, transform_batch in [(1, None), (3, None), (1, 2), (2, 0)]:
+        torch.manual_seed(7)
+        scale = model.get_sample_scale(
+            x, batch_index, labels, n_samples=n_samples, transform_batch=transform_batch
+        )
+        torch.manual_seed(7)
+        reference = model.inference(
+            x, batch_index, labels, n_samples=n_samples, transform_batch=transform_batch
+        )["px_scale"]
+        torch.testing.assert_close(scale, reference, rtol=0, atol=0)
+        shape = (N_CELLS, N_GENES) if n_samples == 1 else (n_samples, N_CELLS, N_GENES)
+        assert scale.shape == shape
 
 
 def test_log_variational_switch():

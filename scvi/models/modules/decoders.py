@@ -175,6 +175,23 @@ class DecoderSCVI(SCVIHeadsMixin, nn.Module):
         px = self.px_decoder(z, *cat_list)
         return self._decode_heads(dispersion, px, library)
 
+    def scale(self, z: torch.Tensor, *cat_list) -> torch.Tensor:
+        """Only the expression frequencies ``px_scale`` of :meth:`forward`.
+
+        Parameters
+        ----------
+        z
+            Latent tensor of shape ``(..., batch, n_input)``.
+        *cat_list
+            Category membership(s) of the cells, see :class:`FCLayers`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(..., batch, n_output)``, rows summing to 1.
+        """
+        return self.px_scale_decoder(self.px_decoder(z, *cat_list))
+
 
 class LinearDecoderSCVI(nn.Module):
     """Linear decoder of LDVAE: ``px_scale = softmax(W z + covariates)``.
@@ -250,10 +267,27 @@ class LinearDecoderSCVI(nn.Module):
         return scvi_outputs(
             dispersion,
             library,
-            torch.softmax(self.factor_regressor(z, *cat_list), dim=-1),
+            self.scale(z, *cat_list),
             self.px_dropout_decoder(z, *cat_list),
             lambda: self.px_r_decoder(z, *cat_list),
         )
+
+    def scale(self, z: torch.Tensor, *cat_list) -> torch.Tensor:
+        """Only the expression frequencies ``px_scale`` of :meth:`forward`.
+
+        Parameters
+        ----------
+        z
+            Latent tensor of shape ``(batch, n_input)``.
+        *cat_list
+            Category membership(s) of the cells, see :class:`FCLayers`.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(batch, n_output)``, rows summing to 1.
+        """
+        return torch.softmax(self.factor_regressor(z, *cat_list), dim=-1)
 
     def get_loadings(self) -> torch.Tensor:
         """Per-gene weights of the latent dimensions in the expression head.
