@@ -183,6 +183,37 @@ def test_anndataset_pbmc_protein_measurement(tmp_path):
     np.testing.assert_array_equal(plain.X, X)
 
 
+def test_pbmc_5k_and_10k_merge_on_shared_genes_and_proteins(tmp_path):
+    # the totalVI tutorial's set-up: two CITE-seq runs with different antibody panels
+    mapping = {"protein_expression": "protein_names"}
+    raw, datasets = [], []
+    for name in ("pbmc_10k_protein_v3.h5ad", "pbmc_5k_protein_v3.h5ad"):
+        ad = anndata.read_h5ad(fixture(tmp_path, name))
+        raw.append(ad)
+        datasets.append(
+            AnnDatasetFromAnnData(ad.copy(), cell_measurements_col_mappings=mapping)
+        )
+    merged = GeneExpressionDataset()
+    merged.populate_from_datasets(datasets)
+    assert datasets[1].X.shape == (200, 16581)
+    genes = [set(ad.var_names) for ad in raw]
+    proteins = [list(ad.uns["protein_names"]) for ad in raw]
+    assert set(merged.gene_names) == genes[0] & genes[1]
+    assert merged.nb_genes == 15792
+    # proteins: the intersection, in the order of the first dataset
+    assert list(merged.protein_names) == [p for p in proteins[0] if p in proteins[1]]
+    assert len(merged.protein_names) == 14
+    np.testing.assert_array_equal(merged.batch_indices.ravel(), np.repeat([0, 1], 200))
+    for batch, ad in enumerate(raw):
+        cells = merged.batch_indices.ravel() == batch
+        expected_x = ad[:, list(merged.gene_names)].X
+        np.testing.assert_array_equal(merged.X[cells], np.asarray(expected_x))
+        columns = [proteins[batch].index(p) for p in merged.protein_names]
+        np.testing.assert_array_equal(
+            merged.protein_expression[cells], ad.obsm["protein_expression"][:, columns]
+        )
+
+
 def test_anndataset_missing_measurement_is_a_clear_error(tmp_path):
     ad = anndata.AnnData(X=np.ones((3, 2), dtype=np.float32))
     with pytest.raises(ValueError, match="'protein_expression' is not in obsm"):
