@@ -89,7 +89,27 @@ class _IndexSampler(Sampler):
         return iter(self.epoch_indices().tolist())
 
 
-class SequentialSubsetSampler(_IndexSampler):
+class _SubsetSampler(_IndexSampler):
+    """A sampler of the given cell positions (``indices``)."""
+
+    def __init__(self, indices: Sequence[int]):
+        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class _AllCellsSampler(_IndexSampler):
+    """A sampler of every cell of a dataset (``n_cells`` of them)."""
+
+    def __init__(self, data_source):
+        self.n_cells = len(data_source)
+
+    def __len__(self) -> int:
+        return self.n_cells
+
+
+class SequentialSubsetSampler(_SubsetSampler):
     """Visits the given cell positions in the given order.
 
     Parameters
@@ -98,17 +118,11 @@ class SequentialSubsetSampler(_IndexSampler):
         Cell positions.
     """
 
-    def __init__(self, indices: Sequence[int]):
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-
     def epoch_indices(self) -> np.ndarray:
         return self.indices
 
-    def __len__(self) -> int:
-        return len(self.indices)
 
-
-class SubsetRandomSampler(_IndexSampler):
+class SubsetRandomSampler(_SubsetSampler):
     """Visits the given cell positions in a new random order at each epoch.
 
     The order is drawn with :func:`torch.randperm`, so :func:`scvi.set_seed`
@@ -120,9 +134,6 @@ class SubsetRandomSampler(_IndexSampler):
         Cell positions.
     """
 
-    def __init__(self, indices: Sequence[int]):
-        self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-
     def epoch_indices(self) -> np.ndarray:
         return self.indices[torch.randperm(len(self.indices)).numpy()]
 
@@ -130,7 +141,7 @@ class SubsetRandomSampler(_IndexSampler):
         return len(self.indices)
 
 
-class SequentialSampler(_IndexSampler):
+class SequentialSampler(_AllCellsSampler):
     """Visits every cell of a dataset in order.
 
     Parameters
@@ -139,17 +150,11 @@ class SequentialSampler(_IndexSampler):
         Anything with a length (the dataset).
     """
 
-    def __init__(self, data_source):
-        self.n_cells = len(data_source)
-
     def epoch_indices(self) -> np.ndarray:
         return np.arange(self.n_cells, dtype=np.int64)
 
-    def __len__(self) -> int:
-        return self.n_cells
 
-
-class RandomSampler(_IndexSampler):
+class RandomSampler(_AllCellsSampler):
     """Visits every cell of a dataset in a new random order at each epoch.
 
     Parameters
@@ -158,14 +163,8 @@ class RandomSampler(_IndexSampler):
         Anything with a length (the dataset).
     """
 
-    def __init__(self, data_source):
-        self.n_cells = len(data_source)
-
     def epoch_indices(self) -> np.ndarray:
         return torch.randperm(self.n_cells).numpy()
-
-    def __len__(self) -> int:
-        return self.n_cells
 
 
 def sampler_indices(sampler: Sampler) -> np.ndarray:
