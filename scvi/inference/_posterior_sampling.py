@@ -75,9 +75,9 @@ class SamplingMixin:
                         n_samples=n_samples,
                         transform_batch=b,
                     )
-                    values = one if values is None else values.add_(one)
+                    values = one if values is None else values + one
                 if len(batches) > 1:
-                    values.div_(len(batches))
+                    values = values / len(batches)
                 values = _numpy(values)
                 if out is None:  # rows are cells (axis -2), written in place
                     shape = list(values.shape)
