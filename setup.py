@@ -29,9 +29,11 @@ requirements = [
 extras = {
     # scanpy (gene selection) and loompy (loom files) are references for the tests;
     # loom files are read with h5py at run time; nbformat, nbconvert and ipykernel
-    # execute the notebooks in tests/notebooks
+    # execute the notebooks in tests/notebooks; openpyxl lets the tests check the
+    # xlsx output of the differential expression
     "test": [
         "pytest>=7",
+        "openpyxl>=3",
         "scanpy>=1.9",
         "loompy>=3.0",
         "flake8>=6",
