@@ -143,7 +143,7 @@ class VAESamplingMixin:
             (``y`` itself, or the predicted labels of semi-supervised models).
         """
         y = self._label_covariate(x, y)
-        qz_m, qz_v, _ = self.z_encoder(self._encoder_input(x), y)
+        qz_m, qz_v = self.z_encoder.gaussian(self._encoder_input(x), y)
         return qz_m, qz_v, y
 
     def decode_scale(

@@ -171,7 +171,7 @@ class SCANVI(SemiSupervisedVAE):
 
     def _classify_encoded(self, x_: torch.Tensor) -> torch.Tensor:
         """Class probabilities at the posterior mean of ``z1`` given ``x_``."""
-        return self.label_probabilities(self.z_encoder(x_)[0])
+        return self.label_probabilities(self.z_encoder.gaussian(x_)[0])
 
     def _label_covariate(self, x: torch.Tensor, y: Optional[torch.Tensor]):
         """Labels for the ``"gene-label"`` dispersion: given, else predicted."""

@@ -222,7 +222,7 @@ class VAE(VAESamplingMixin, nn.Module):
             library size sample), each ``(batch, 1)``.
         """
         x_ = self._encoder_input(x)
-        qz_m, qz_v, _ = self.z_encoder(x_, y)
+        qz_m, qz_v = self.z_encoder.gaussian(x_, y)
         if n_samples > 1:
             qz_m, qz_v = expand_samples(n_samples, qz_m, qz_v)
         z, untran_z = self.z_encoder.reparameterize_transformation(qz_m, qz_v)

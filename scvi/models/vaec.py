@@ -319,7 +319,7 @@ class VAEC(SemiSupervisedVAE):
         x_ = self._encoder_input(x)
         ql_m, ql_v, library = self.l_encoder(x_)
         ys = self._all_labels(x)
-        qz_m, qz_v, _ = self.z_encoder(self._per_label(x_), ys)
+        qz_m, qz_v = self.z_encoder.gaussian(self._per_label(x_), ys)
         z, _ = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
         batch_index = as_column(batch_index)
         if batch_index is not None:

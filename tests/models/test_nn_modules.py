@@ -147,9 +147,13 @@ def test_unknown_options_list_valid_values():
 
 @pytest.mark.parametrize("distribution", ["normal", "ln"])
 def test_encoder(distribution):
-    encoder = Encoder(12, 4, n_cat_list=[3], distribution=distribution)
-    q_m, q_v, latent = encoder(torch.randn(BATCH, 12), batch_index(3))
+    encoder = Encoder(12, 4, n_cat_list=[3], distribution=distribution).eval()
+    x, cells_batch = torch.randn(BATCH, 12), batch_index(3)
+    q_m, q_v, latent = encoder(x, cells_batch)
     assert q_m.shape == q_v.shape == latent.shape == (BATCH, 4)
+    # the parameters alone, without drawing a sample
+    for got, expected in zip(encoder.gaussian(x, cells_batch), (q_m, q_v)):
+        torch.testing.assert_close(got, expected, rtol=0, atol=0)
     assert (q_v > 0).all()
     if distribution == "ln":
         # logistic normal: softmax of the Gaussian sample, a point of the simplex

@@ -149,7 +149,24 @@ class Encoder(LatentSamplingMixin, nn.Module):
         tuple of torch.Tensor
             ``(q_m, q_v, latent)``, each of shape ``(batch, n_output)``.
         """
-        q = self.encoder(x, *cat_list)
-        q_m, q_v = gaussian_parameters(q, self.mean_encoder, self.var_encoder)
+        q_m, q_v = self.gaussian(x, *cat_list)
         latent, _ = self.reparameterize_transformation(q_m, q_v)
         return q_m, q_v, latent
+
+    def gaussian(self, x: torch.Tensor, *cat_list) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Steps 1 and 2 of :meth:`forward`: ``(q_m, q_v)`` without a sample.
+
+        Parameters
+        ----------
+        x
+            Tensor of shape ``(batch, n_input)`` (or ``(n_samples, batch, n_input)``).
+        *cat_list
+            Category membership(s) of the cells, see :class:`FCLayers`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(q_m, q_v)``, each of shape ``(batch, n_output)``.
+        """
+        q = self.encoder(x, *cat_list)
+        return gaussian_parameters(q, self.mean_encoder, self.var_encoder)

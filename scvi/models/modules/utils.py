@@ -21,7 +21,16 @@ def reparameterize_gaussian(mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor
     torch.Tensor
         ``mu + sqrt(var) * eps`` with ``eps ~ N(0, I)``, broadcast shape of inputs.
     """
-    return torch.distributions.Normal(mu, var.sqrt()).rsample()
+    std = var.sqrt()
+    shape = (
+        mu.shape
+        if mu.shape == std.shape
+        else torch.broadcast_shapes(mu.shape, std.shape)
+    )
+    # drawn directly: torch.distributions.Normal validates its arguments at every
+    # construction, which costs more than the draw on the training hot path
+    eps = torch.empty(shape, dtype=mu.dtype, device=mu.device).normal_()
+    return mu + std * eps
 
 
 def identity(x):
