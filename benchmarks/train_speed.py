@@ -136,10 +136,10 @@ def main() -> None:
     )
     parser.add_argument("--peer-python", help="python of an env holding scvi 0.6.8")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="alternating timing rounds"
+        "--rounds", type=int, default=7, help="alternating timing rounds"
     )
     parser.add_argument(
-        "--round-epochs", type=int, default=20, help="epochs of a timing round"
+        "--round-epochs", type=int, default=30, help="epochs of a timing round"
     )
     args = parser.parse_args()
 
