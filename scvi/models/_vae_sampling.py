@@ -130,10 +130,8 @@ class VAESamplingMixin:
 
         Parameters
         ----------
-        x
-            Tensor of values with shape ``(batch_size, n_input)``.
-        y
-            Cell-type labels, ``(batch_size, 1)``.
+        x, y
+            As in :meth:`get_sample_scale`.
 
         Returns
         -------

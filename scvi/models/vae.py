@@ -29,7 +29,7 @@ from ._count_math import floor_with_gradient
 from ._gaussian import gaussian_kl
 from ._vae_sampling import VAESamplingMixin
 from .log_likelihood import log_nb_positive, log_zinb_positive
-from .modules import DecoderSCVI, Encoder, reparameterize_gaussian
+from .modules import DecoderSCVI, Encoder
 from .modules.utils import check_option, expand_samples
 
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
@@ -223,13 +223,11 @@ class VAE(VAESamplingMixin, nn.Module):
         """
         x_ = self._encoder_input(x)
         qz_m, qz_v = self.z_encoder.gaussian(x_, y)
+        ql_m, ql_v = self.l_encoder.gaussian(x_)
         if n_samples > 1:
-            qz_m, qz_v = expand_samples(n_samples, qz_m, qz_v)
+            qz_m, qz_v, ql_m, ql_v = expand_samples(n_samples, qz_m, qz_v, ql_m, ql_v)
         z, untran_z = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
-        ql_m, ql_v, library = self.l_encoder(x_)
-        if n_samples > 1:
-            ql_m, ql_v = expand_samples(n_samples, ql_m, ql_v)
-            library = reparameterize_gaussian(ql_m, ql_v)
+        library, _ = self.l_encoder.reparameterize_transformation(ql_m, ql_v)
         return dict(
             qz_m=qz_m,
             qz_v=qz_v,

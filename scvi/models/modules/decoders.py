@@ -277,10 +277,8 @@ class LinearDecoderSCVI(nn.Module):
 
         Parameters
         ----------
-        z
-            Latent tensor of shape ``(batch, n_input)``.
-        *cat_list
-            Category membership(s) of the cells, see :class:`FCLayers`.
+        z, *cat_list
+            As in :meth:`forward`.
 
         Returns
         -------

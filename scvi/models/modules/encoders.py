@@ -158,10 +158,8 @@ class Encoder(LatentSamplingMixin, nn.Module):
 
         Parameters
         ----------
-        x
-            Tensor of shape ``(batch, n_input)`` (or ``(n_samples, batch, n_input)``).
-        *cat_list
-            Category membership(s) of the cells, see :class:`FCLayers`.
+        x, *cat_list
+            As in :meth:`forward`.
 
         Returns
         -------
