@@ -50,6 +50,7 @@ the same analytic backward pass. Both functions floor ``mu`` and ``theta`` at
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -70,32 +71,53 @@ from ._count_math import (
 _N_TABULATED = int(_SERIES_THRESHOLD) + 1
 
 
-def _positive_coordinates(x: torch.Tensor) -> torch.Tensor:
-    """Coordinates ``(k, x.dim())`` of the entries of ``x`` that are ``> 0``.
+def _positive_indices(x: torch.Tensor) -> torch.Tensor:
+    """Flat row-major indices (int64, 1-d) of the entries of ``x`` that are ``> 0``.
 
-    Row-major order. Leading axes along which ``x`` is expanded (stride 0, e.g. a
-    leading ``n_samples`` axis) are not scanned: the coordinates found in one copy
-    are repeated for the others.
+    Leading axes along which ``x`` is expanded (stride 0, e.g. a leading
+    ``n_samples`` axis) are not scanned: the indices found in one copy are shifted
+    for the others. On CPU the scan runs in NumPy, whose ``flatnonzero`` of a
+    boolean array is several times faster than ``torch.nonzero``.
     """
-    if not x.numel():
-        return torch.zeros((0, x.dim()), dtype=torch.long, device=x.device)
     lead = 0
     while lead < x.dim() and x.stride(lead) == 0:
         lead += 1
     base = x[(0,) * lead] if lead else x
-    coords = torch.gt(base, 0).nonzero()
-    if lead:
-        ranges = [torch.arange(n, device=x.device) for n in x.shape[:lead]]
-        grid = torch.stack(torch.meshgrid(*ranges, indexing="ij"), -1)
-        grid = grid.reshape(-1, lead)
-        coords = torch.cat(
-            [
-                grid.repeat_interleave(coords.shape[0], 0),
-                coords.repeat(grid.shape[0], 1),
-            ],
-            dim=1,
-        )
-    return coords
+    if base.device.type == "cpu" and base.dtype in (torch.float32, torch.float64):
+        array = base.detach().contiguous().numpy()
+        flat = torch.from_numpy(np.flatnonzero(array > 0).astype(np.int64, copy=False))
+    else:
+        flat = torch.gt(base, 0).reshape(-1).nonzero().squeeze(1)
+    if lead and flat.numel():
+        copies = torch.arange(math.prod(x.shape[:lead]), device=x.device)
+        flat = (copies.unsqueeze(1) * base.numel() + flat).reshape(-1)
+    elif lead:  # no positive entry, or nothing to copy it into
+        flat = flat[:0]
+    return flat
+
+
+# flat tables of storage offsets, by (shape, strides, device); see _offset_table
+_OFFSET_TABLES = {}
+_OFFSET_TABLE_CACHE = 16
+_OFFSET_TABLE_MAX_SIZE = 1 << 22
+
+
+def _offset_table(shape, strides, device) -> torch.Tensor:
+    """Storage offset of every element of a tensor of this shape and strides, in
+    row-major order (int64, 1-d); small tables are cached (training reuses a few
+    batch shapes)."""
+    key = (shape, strides, device)
+    table = _OFFSET_TABLES.get(key)
+    if table is None:
+        span = 1 + sum((n - 1) * st for n, st in zip(shape, strides))
+        # element i of arange(span) viewed with these strides is its own offset
+        table = torch.arange(span, device=device).as_strided(shape, strides)
+        table = table.reshape(-1)
+        if table.numel() <= _OFFSET_TABLE_MAX_SIZE:
+            if len(_OFFSET_TABLES) >= _OFFSET_TABLE_CACHE:
+                _OFFSET_TABLES.clear()
+            _OFFSET_TABLES[key] = table
+    return table
 
 
 def _broadcast_shape(*shapes) -> torch.Size:
@@ -130,30 +152,23 @@ class _Positions:
 
     def __init__(self, x: torch.Tensor):
         self.shape = tuple(x.shape)
-        self._coords = _positive_coordinates(x)
-        self._offsets = {}
-        strides = _contiguous_strides(self.shape)
-        indices = self._storage_offsets(strides)
-        if indices is None:  # a single element: every coordinate is 0
-            indices = torch.zeros(len(self._coords), dtype=torch.long, device=x.device)
-        self._offsets[strides] = (indices, max(1, math.prod(self.shape)))
         #: flat row-major indices of the positive entries
-        self.indices = indices
+        self.indices = _positive_indices(x)
+        self._device = x.device
+        self._offsets = {
+            _contiguous_strides(self.shape): (self.indices, max(1, x.numel()))
+        }
 
     def __len__(self) -> int:
-        return self._coords.shape[0]
+        return self.indices.shape[0]
 
     def _storage_offsets(self, strides):
-        """Offsets of the positive entries for a tensor with these strides."""
-        offsets = None
-        for dim, (size, stride) in enumerate(zip(self.shape, strides)):
-            if size == 1 or stride == 0:
-                continue
-            term = self._coords[:, dim]
-            if stride != 1:
-                term = term * stride
-            offsets = term if offsets is None else offsets + term
-        return None if offsets is None else offsets.contiguous()
+        """Offsets of the positive entries for a tensor with these strides; None
+        when the tensor holds a single value along every axis of size > 1."""
+        if all(size == 1 or stride == 0 for size, stride in zip(self.shape, strides)):
+            return None
+        table = _offset_table(self.shape, strides, self._device)
+        return table.index_select(0, self.indices)
 
     def _entry(self, strides):
         """``(offsets, span)`` for a tensor with these strides (cached)."""
@@ -446,16 +461,92 @@ class LogNegativeBinomial(torch.autograd.Function):
         return None, grad_mu, grad_theta, None
 
 
+class _DirectMixing:
+    """Zero-count mixture ``P = w + (1 - w) NB(0)`` evaluated directly.
+
+    With ``w = sigmoid(pi)``, ``c = (1 - w)(1 - NB(0))`` and ``P = w + (1 - w)
+    NB(0)`` (a sum of positive terms, so ``P`` has full relative precision while
+    it is a normal number), ``log P`` is ``log1p(-c)`` when ``c < 1/2`` (``P``
+    close to one) and ``log(P)`` otherwise, and the zero-count gradients are
+    ``d/dpi = c w / P`` and ``d/dlog NB(0) = (1 - w) NB(0) / P``. Cheaper than the
+    log-space form (:class:`_LogSpaceMixing`), which takes over when some ``P`` is
+    too small (:meth:`usable`).
+    """
+
+    def __init__(self, pi, log_zero):
+        self.w = torch.sigmoid(pi)
+        keep = torch.sigmoid(pi.neg())  # 1 - w, to full relative precision
+        self.keep_zero = torch.exp(log_zero).mul_(keep)  # (1 - w) NB(0)
+        self.complement = torch.expm1(log_zero).neg_().mul_(keep)
+        self.probability = self.keep_zero + self.w
+
+    def usable(self) -> bool:
+        dtype = self.probability.dtype
+        smallest = torch.finfo(dtype).tiny / torch.finfo(dtype).eps
+        return not self.probability.numel() or bool(self.probability.min() >= smallest)
+
+    def log_probability(self):
+        near_one = torch.lt(self.complement, 0.5).to(self.complement.dtype)
+        log_near = self.complement.mul(near_one).neg_().log1p_()
+        return torch.log(self.probability).lerp_(log_near, near_one)
+
+    def gradients(self, grad_output):
+        """Zero-count gradients with respect to ``pi`` and ``log NB(0)``."""
+        scaled = torch.div(grad_output, self.probability)
+        grad_pi = torch.mul(self.complement, self.w).mul_(scaled)
+        return grad_pi, scaled.mul_(self.keep_zero)
+
+    def at_positions(self, positions, pi):
+        """``(log(1 - w), w)`` at the positive entries."""
+        pi_p = positions.gather(pi)
+        return F.softplus(pi_p).neg_(), positions.gather(self.w)
+
+
+class _LogSpaceMixing:
+    """Zero-count mixture in log space, exact however small ``P`` is.
+
+    ``log P`` is ``log1p(-c)`` when ``c < 1/2`` and ``log(1 - w) + logaddexp(pi,
+    log NB(0))`` otherwise; the gradients are exponentials of differences of
+    logarithms (see :class:`_DirectMixing` for the notation).
+    """
+
+    def __init__(self, pi, log_zero):
+        self.pi, self.log_zero = pi, log_zero
+        self.log_keep = F.softplus(pi).neg_()  # log(1 - w), on pi's own shape
+        keep = torch.exp(self.log_keep)
+        self.complement = torch.expm1(log_zero).mul_(keep).neg_()
+        self.out = None  # log P, set by log_probability (and again for backward)
+
+    def log_probability(self):
+        complement = self.complement
+        near_one = torch.lt(complement, 0.5).to(complement.dtype)
+        log_near = complement.mul(near_one).neg_().log1p_()
+        log_far = torch.logaddexp(self.pi, self.log_zero).add_(self.log_keep)
+        self.out = log_far.lerp_(log_near, near_one)
+        return self.out
+
+    def gradients(self, grad_output):
+        # values at positive entries are meaningless (possibly infinite) and are
+        # overwritten by the caller
+        log_keep_ratio = self.log_keep - self.out  # log((1 - w) / P)
+        grad_pi = torch.add(log_keep_ratio, self.pi).exp_()
+        grad_pi.mul_(self.complement).mul_(grad_output)
+        grad = log_keep_ratio.add_(self.log_zero).exp_().mul_(grad_output)
+        return grad_pi, grad
+
+    def at_positions(self, positions, pi):
+        return positions.gather(self.log_keep), torch.sigmoid(positions.gather(pi))
+
+
 class LogZeroInflatedNegativeBinomial(torch.autograd.Function):
     """``log ZINB(x; mu, theta, pi)`` with dropout logits ``pi``; no gradient to ``x``.
 
     ``ZINB(x) = w 1[x = 0] + (1 - w) NB(x; mu, theta)`` with ``w = sigmoid(pi)``.
-    Positive counts give ``log NB(x) + log(1 - w)``; zero counts give
-    ``log1p(-c)`` with ``c = (1 - w)(1 - NB(0))`` when ``c < 1/2`` (probability
-    close to one) and ``log(1 - w) + logaddexp(pi, log NB(0))`` otherwise. With
-    ``P`` the zero probability, the zero-count gradients are
-    ``d/dlog NB(0) = (1 - w) NB(0) / P`` and ``d/dpi = c w / P``, both computed as
-    exponentials of differences of logarithms.
+    Positive counts give ``log NB(x) + log(1 - w)``. Zero counts give ``log P``
+    with ``P = w + (1 - w) NB(0)``, evaluated directly (:class:`_DirectMixing`)
+    unless some ``P`` is below the normal range, in which case the whole batch goes
+    through the log-space form (:class:`_LogSpaceMixing`); both avoid cancellation
+    when ``P`` is close to one.
 
     Call through ``LogZeroInflatedNegativeBinomial.apply(x, mu, theta, pi[, eps])``
     with the arguments of :class:`LogNegativeBinomial` plus ``pi`` (broadcastable,
@@ -468,49 +559,38 @@ class LogZeroInflatedNegativeBinomial(torch.autograd.Function):
         shape = _broadcast_shape(x.shape, mu.shape, theta.shape, pi.shape)
         parts = _Forward(x, mu, theta, eps, shape)
         positions = parts.positions
-        log_keep = F.softplus(pi).neg_()  # log(1 - w), on pi's own shape
-        log_zero = parts.log_zero
-        keep = torch.exp(log_keep)  # 1 - w
-        complement = torch.expm1(log_zero).mul_(keep).neg_()
-        if keep.shape != complement.shape:
-            keep = torch.empty_like(complement)
-        near_one = torch.lt(complement, 0.5, out=keep)
-        log_near = complement.mul(near_one).neg_().log1p_()
-        log_far = torch.logaddexp(pi, log_zero).add_(log_keep)
-        out = log_far.lerp_(log_near, near_one)
+        mixing = _DirectMixing(pi, parts.log_zero)
+        if not mixing.usable():
+            mixing = _LogSpaceMixing(pi, parts.log_zero)
+        out = mixing.log_probability()
         positive = parts.log_positive
+        w_p = None
         if positive is not None:
-            positive = positive.add_(positions.gather(log_keep))
+            log_keep_p, w_p = mixing.at_positions(positions, pi)
+            positive = positive.add_(log_keep_p)
         out = positions.overwrite(out, positive)
         parts.log_positive = None
-        ctx.save_for_backward(pi, out)
-        ctx.parts = parts
-        ctx.zero_inflation = log_keep, complement
+        if isinstance(mixing, _LogSpaceMixing):
+            ctx.save_for_backward(out)  # its gradients need log P
+        ctx.pi_shape = pi.shape
+        ctx.parts, ctx.mixing, ctx.w_p = parts, mixing, w_p
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
         """Analytic gradients, summed back to the shapes of the parameters."""
-        pi, out = ctx.saved_tensors
-        parts = ctx.parts
+        parts, mixing = ctx.parts, ctx.mixing
+        if isinstance(mixing, _LogSpaceMixing):
+            (mixing.out,) = ctx.saved_tensors
         positions = parts.positions
-        log_keep, complement = ctx.zero_inflation
         needs_mu, needs_theta, needs_pi = ctx.needs_input_grad[1:4]
         grad_p = positions.gather(grad_output) if len(positions) else None
-        # values computed here at positive entries are meaningless (possibly
-        # infinite) and are overwritten
-        log_keep_ratio = log_keep - out  # log((1 - w) / P) at zero counts
-        grad_pi = None
+        grad_pi, grad = mixing.gradients(grad_output)
         if needs_pi:
-            grad_pi = torch.add(log_keep_ratio, pi).exp_()
-            grad_pi.mul_(complement).mul_(grad_output)
-            positive = None
-            if grad_p is not None:
-                positive = torch.sigmoid(positions.gather(pi)).mul_(grad_p).neg_()
+            positive = None if grad_p is None else ctx.w_p.mul(grad_p).neg_()
             grad_pi = positions.overwrite(grad_pi, positive)
-            grad_pi = grad_pi.sum_to_size(pi.shape)
-        grad_mu = grad_theta = None
-        if needs_mu or needs_theta:
-            grad = log_keep_ratio.add_(parts.log_zero).exp_().mul_(grad_output)
-            grad_mu, grad_theta = parts.backward(needs_mu, needs_theta, grad, grad_p)
+            grad_pi = grad_pi.sum_to_size(ctx.pi_shape)
+        else:
+            grad_pi = None
+        grad_mu, grad_theta = parts.backward(needs_mu, needs_theta, grad, grad_p)
         return None, grad_mu, grad_theta, grad_pi, None

@@ -162,6 +162,46 @@ def test_zinb_zero_counts_and_limits():
     torch.testing.assert_close(result[2], torch.zeros((), dtype=torch.float64))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zinb_direct_and_log_space_mixing_agree(dtype, monkeypatch):
+    # the direct evaluation of P = w + (1 - w) NB(0) and the log-space one (used
+    # when some P is subnormal) give the same values and gradients
+    torch.manual_seed(2)
+    x = torch.poisson(torch.rand(30, 6, dtype=dtype) * 3)
+    mu = torch.rand(30, 6, dtype=dtype) * 20 + 1e-3
+    theta = torch.tensor([1e-2, 0.3, 1.0, 5.0, 50.0, 1e3], dtype=dtype)
+    pi = torch.randn(30, 6, dtype=dtype) * 6
+
+    def value_and_gradients():
+        params = [a.clone().requires_grad_() for a in (mu, theta, pi)]
+        result = log_zinb_positive(x, *params)
+        result.sum().backward()
+        return [result.detach()] + [a.grad for a in params]
+
+    direct = value_and_gradients()
+    monkeypatch.setattr(nb_function._DirectMixing, "usable", lambda self: False)
+    log_space = value_and_gradients()
+    tolerance = TOLERANCE[dtype] * 1e-2
+    for a, b in zip(direct, log_space):
+        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance)
+
+
+def test_zinb_subnormal_zero_probability_uses_log_space():
+    # P = w + (1 - w) NB(0) ~ exp(-150) underflows float32: still exact
+    x = torch.zeros(2)
+    mu, theta = torch.tensor([1e4, 1.0]), torch.tensor([50.0, 1.0])
+    pi = torch.tensor([-150.0, 0.0])
+    assert not nb_function._DirectMixing(pi, -theta * torch.log1p(mu / theta)).usable()
+    params = [a.clone().requires_grad_() for a in (mu, theta, pi)]
+    result = log_zinb_positive(x, *params)
+    with mpmath.workdps(40):
+        w = mp_weight(-150.0)
+        expected = mpmath.log(w + (1 - w) * mpmath.exp(mp_log_nb(0, 1e4, 50.0)))
+    assert abs(result[0].item() - float(expected)) <= 1e-5 * abs(float(expected))
+    result.sum().backward()
+    assert all(torch.isfinite(a.grad).all() for a in params)
+
+
 def test_broadcasting_shapes_and_integer_counts():
     torch.manual_seed(0)
     x = torch.poisson(torch.full((6, 4), 3.0)).long()
