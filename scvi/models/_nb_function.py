@@ -23,11 +23,12 @@ Zero/positive split. Single-cell counts are mostly zeros, and the zero-count
 formulas are a handful of cheap kernels. Both passes therefore evaluate the zero
 formulas on every entry and the expensive positive-count terms (Stirling
 remainders, deviances, ``R(s)``) only on the entries with ``x > 0``
-(:class:`_Positions`): their coordinates are found once (on ``x``'s own storage
-when it is expanded along leading axes), every operand is gathered at them with
-``index_select`` on its own storage (from offsets computed once per stride
-pattern, so that expanded views such as a per-gene ``theta`` or a gradient
-broadcast along genes are never copied), and the results are written back over
+(:class:`_Positions`): their flat indices are found once (on ``x``'s own storage
+when it is expanded along leading axes; with NumPy on CPU), every operand is
+gathered at them with ``index_select`` on its own storage (offsets for other
+stride patterns are read from a cached table, so that expanded views such as a
+per-gene ``theta`` or a gradient broadcast along genes are never copied), and the
+results are written back over
 the zero values with ``scatter_``. Terms of ``theta`` alone are computed on
 ``theta``'s own shape (per gene) whenever that is smaller than the number of
 positive entries, and only then gathered; gradients are reduced to the
@@ -44,7 +45,9 @@ since ``x + theta`` is the same floating-point sum.
 
 :class:`LogZeroInflatedNegativeBinomial` applies the same split to the
 zero-inflated negative binomial and fuses the mixing with the dropout logits into
-the same analytic backward pass. Both functions floor ``mu`` and ``theta`` at
+the same analytic backward pass; the zero-count probability is evaluated directly
+(:class:`_DirectMixing`) unless it is subnormal somewhere in the batch
+(:class:`_LogSpaceMixing`). Both functions floor ``mu`` and ``theta`` at
 ``eps`` in the forward values only (the gradients flow through unchanged).
 """
 

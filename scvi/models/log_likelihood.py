@@ -99,9 +99,11 @@ def log_zinb_positive(
 ) -> torch.Tensor:
     """Log-probability of counts under a zero-inflated negative binomial.
 
-    ``ZINB(x) = p 1[x = 0] + (1 - p) NB(x; mu, theta)`` with ``p = sigmoid(pi)``,
-    evaluated in log space (``softplus`` for the weights and an ``expm1`` form for
-    zero counts whose probability is close to one).
+    ``ZINB(x) = p 1[x = 0] + (1 - p) NB(x; mu, theta)`` with ``p = sigmoid(pi)``.
+    The probability of a zero count is evaluated directly as a sum of positive
+    terms (in log space when it falls below the normal floating-point range), with
+    an ``expm1`` form when it is close to one, so that no digit is lost to
+    cancellation.
 
     Parameters
     ----------
@@ -121,9 +123,9 @@ def log_zinb_positive(
     torch.Tensor
         Log-probabilities with the broadcast shape of the inputs.
     """
-    # zero counts: log(p + (1 - p) NB(0)) = log1p(-(1 - p)(1 - NB(0))) when that
-    # product is small (probability near one), else log(1 - p) + logaddexp(pi,
-    # log NB(0)); see LogZeroInflatedNegativeBinomial for the analytic gradients
+    # zero counts: log(p + (1 - p) NB(0)), or log1p(-(1 - p)(1 - NB(0))) when that
+    # product is small (probability near one); see LogZeroInflatedNegativeBinomial
+    # for the analytic gradients
     return LogZeroInflatedNegativeBinomial.apply(*_prepare(x, mu, theta, pi), eps)
 
 
