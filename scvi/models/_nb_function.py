@@ -386,12 +386,15 @@ class _Forward:
                 per_gene = positions.gather(_theta_terms(theta, stirling))
             self.log_positive = log_p.add_(per_gene)
 
-    def backward(self, needs_mu, needs_theta, grad, grad_p):
-        """Gradients of ``sum(grad * log NB)`` with respect to ``mu`` and ``theta``.
+    def backward(self, needs_mu, needs_theta, grad_output, zero_factor=None):
+        """Gradients of ``sum(grad_output * log NB)`` with respect to ``mu`` and
+        ``theta``.
 
-        ``grad`` holds the incoming gradient of the zero entries (full shape; its
-        values at positive entries are ignored) and ``grad_p`` the incoming
-        gradient of the positive entries (1-d).
+        ``zero_factor`` (full shape, or None for 1) multiplies the gradients at the
+        zero entries only (its values at positive entries are ignored): the chain
+        rule factor of the zero-inflated mixture. The positive-entry formulas are
+        written over the zero-entry ones first, and ``grad_output`` is applied to
+        the full arrays last, so that it is never gathered.
         """
         grad_mu = grad_theta = None
         if not (needs_mu or needs_theta):
@@ -401,18 +404,21 @@ class _Forward:
         if needs_mu:
             # theta (x - mu) / (mu (theta + mu)), that is -theta / (theta + mu) at
             # zero counts
-            grad_mu = (theta.neg() / both).mul_(grad)
+            grad_mu = theta.neg() / both
+            if zero_factor is not None:
+                grad_mu.mul_(zero_factor)
             positive = None
             if len(positions):
                 positive = self.theta_p / (self.theta_p + self.mu_p)
-                positive.mul_(self.relative_excess_p).mul_(grad_p)
-            grad_mu = positions.overwrite(grad_mu, positive)
+                positive.mul_(self.relative_excess_p)
+            grad_mu = positions.overwrite(grad_mu, positive).mul_(grad_output)
             grad_mu = grad_mu.sum_to_size(self.mu_shape)
         if needs_theta:
             # R(s) - h(r1) - R(theta), that is mu / (theta + mu) - log1p(mu / theta)
             # at zero counts
             grad_theta = torch.div(mu, both, out=both).sub_(self.log_ratio)
-            grad_theta.mul_(grad)
+            if zero_factor is not None:
+                grad_theta.mul_(zero_factor)
             positive = None
             if len(positions):
                 if self.table is None:
@@ -423,8 +429,8 @@ class _Forward:
                 else:
                     positive, r_theta = self.table.digamma(self.total_p)
                     r_theta = positions.gather(r_theta)
-                positive.sub_(self.h_theta_p).sub_(r_theta).mul_(grad_p)
-            grad_theta = positions.overwrite(grad_theta, positive)
+                positive.sub_(self.h_theta_p).sub_(r_theta)
+            grad_theta = positions.overwrite(grad_theta, positive).mul_(grad_output)
             grad_theta = grad_theta.sum_to_size(self.theta_shape)
         return grad_mu, grad_theta
 
@@ -455,12 +461,8 @@ class LogNegativeBinomial(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         """Analytic gradients, summed back to the shapes of ``mu`` and ``theta``."""
-        parts = ctx.parts
         needs_mu, needs_theta = ctx.needs_input_grad[1:3]
-        grad_p = None
-        if len(parts.positions):
-            grad_p = parts.positions.gather(grad_output)
-        grad_mu, grad_theta = parts.backward(needs_mu, needs_theta, grad_output, grad_p)
+        grad_mu, grad_theta = ctx.parts.backward(needs_mu, needs_theta, grad_output)
         return None, grad_mu, grad_theta, None
 
 
@@ -493,11 +495,11 @@ class _DirectMixing:
         log_near = self.complement.mul(near_one).neg_().log1p_()
         return torch.log(self.probability).lerp_(log_near, near_one)
 
-    def gradients(self, grad_output):
-        """Zero-count gradients with respect to ``pi`` and ``log NB(0)``."""
-        scaled = torch.div(grad_output, self.probability)
-        grad_pi = torch.mul(self.complement, self.w).mul_(scaled)
-        return grad_pi, scaled.mul_(self.keep_zero)
+    def gradients(self):
+        """Derivatives of ``log P`` with respect to ``pi`` and ``log NB(0)``."""
+        inverse = torch.reciprocal(self.probability)
+        grad_pi = torch.mul(self.complement, self.w).mul_(inverse)
+        return grad_pi, inverse.mul_(self.keep_zero)
 
     def at_positions(self, positions, pi):
         """``(log(1 - w), w)`` at the positive entries."""
@@ -528,14 +530,12 @@ class _LogSpaceMixing:
         self.out = log_far.lerp_(log_near, near_one)
         return self.out
 
-    def gradients(self, grad_output):
+    def gradients(self):
         # values at positive entries are meaningless (possibly infinite) and are
         # overwritten by the caller
         log_keep_ratio = self.log_keep - self.out  # log((1 - w) / P)
-        grad_pi = torch.add(log_keep_ratio, self.pi).exp_()
-        grad_pi.mul_(self.complement).mul_(grad_output)
-        grad = log_keep_ratio.add_(self.log_zero).exp_().mul_(grad_output)
-        return grad_pi, grad
+        grad_pi = torch.add(log_keep_ratio, self.pi).exp_().mul_(self.complement)
+        return grad_pi, log_keep_ratio.add_(self.log_zero).exp_()
 
     def at_positions(self, positions, pi):
         return positions.gather(self.log_keep), torch.sigmoid(positions.gather(pi))
@@ -587,13 +587,15 @@ class LogZeroInflatedNegativeBinomial(torch.autograd.Function):
             (mixing.out,) = ctx.saved_tensors
         positions = parts.positions
         needs_mu, needs_theta, needs_pi = ctx.needs_input_grad[1:4]
-        grad_p = positions.gather(grad_output) if len(positions) else None
-        grad_pi, grad = mixing.gradients(grad_output)
+        # zero-count gradients per unit of grad_output; grad_output comes last
+        grad_pi, zero_factor = mixing.gradients()
         if needs_pi:
-            positive = None if grad_p is None else ctx.w_p.mul(grad_p).neg_()
-            grad_pi = positions.overwrite(grad_pi, positive)
+            positive = None if ctx.w_p is None else ctx.w_p.neg()
+            grad_pi = positions.overwrite(grad_pi, positive).mul_(grad_output)
             grad_pi = grad_pi.sum_to_size(ctx.pi_shape)
         else:
             grad_pi = None
-        grad_mu, grad_theta = parts.backward(needs_mu, needs_theta, grad, grad_p)
+        grad_mu, grad_theta = parts.backward(
+            needs_mu, needs_theta, grad_output, zero_factor
+        )
         return None, grad_mu, grad_theta, grad_pi, None
