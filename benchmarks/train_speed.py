@@ -3,22 +3,25 @@
 Simulates a count matrix of 3,000 cells x 1,000 genes in 2 batches (5 cell types,
 zero-inflated negative binomial counts at single-cell depth), trains the manual's
 default VAE (1 hidden layer of 128 units, 10 latent dimensions, ZINB, gene
-dispersion) with ``UnsupervisedTrainer(train_size=0.9, batch_size=128)``, and prints
-epochs per second, the held-out negative ELBO and the held-out negative marginal
-log-likelihood. With ``--peer-python`` the same script runs in that interpreter (an
-environment made by ``../shared/tools/make-peer-env``, holding scvi 0.6.8) on the
-same data and seeds, one run after the other, and the ratios are printed. The
-held-out marginal log-likelihood of one training seed moves by about 1% with the
-random stream alone, so the long runs are repeated for ``--train-seeds`` seeds (the
-data stay those of ``--seed``) and the gap is taken between the means.
+dispersion) with ``UnsupervisedTrainer(train_size=0.9, batch_size=128)`` for
+``--epochs`` epochs in one ``train`` call, and prints epochs per second, the held-out
+negative ELBO and the held-out negative marginal log-likelihood. With
+``--peer-python`` (an environment made by ``../shared/tools/make-peer-env``, holding
+scvi 0.6.8) the same script runs in that interpreter too, on the same data and
+seeds, and the ratios are printed. Both runs execute the same code below
+(``RUNNER``): the API is the same.
 
-The speed of a shared virtual machine drifts by tens of percent over minutes, so
-the speed ratio is not taken from the two long runs alone: after them, ``--rounds``
-timing rounds alternate ours and the peer (``--round-epochs`` epochs each, a fresh
-process each, timed after an untimed first epoch, no evaluation), and the median
-of the per-round ratios is reported beside the ratio of the long runs.
-
-Both runs execute the same code below (``RUNNER``): the API is the same.
+The speed of a shared virtual machine drifts by tens of percent within seconds, so
+the two trainings are not run one after the other: both processes start, and
+each waits for a go-ahead before every epoch. The two then take turns, ``--block``
+epochs at a time (ours first in even turns, the peer first in odd ones), so that
+each block of ours is timed next to a block of the peer's, under the same
+conditions; the speed ratio is the median of the ratios of adjacent blocks (the
+ratio of the total times is printed too). The held-out scores are computed after
+both trainings, one process at a time. The held-out marginal log-likelihood of one
+training seed moves by about 1% with the random stream alone, so the runs are
+repeated for ``--train-seeds`` seeds (the data stay those of ``--seed``) and the gap
+is taken between the means.
 
 Usage::
 
@@ -47,6 +50,17 @@ path, epochs, seed, mc, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]
     int(sys.argv[4]), int(sys.argv[5])
 if threads > 0:
     torch.set_num_threads(threads)
+
+
+def say(**message):  # lines for the controller start with @@
+    print("@@" + json.dumps(message), flush=True)
+
+
+def wait():  # block until the controller says go
+    if sys.stdin.readline().strip() != "go":
+        sys.exit(0)
+
+
 data = np.load(path)
 dataset = GeneExpressionDataset()
 dataset.populate_from_data(data["X"], batch_indices=data["batches"])
@@ -57,22 +71,32 @@ trainer = UnsupervisedTrainer(
     vae, dataset, train_size=0.9, batch_size=128, use_cuda=False, frequency=None,
     show_progbar=False, seed=seed,
 )
-if mc == 0:  # timing round: leave the one-time set-up of the first epoch out
-    trainer.train(n_epochs=1, lr=1e-3)
-begin = time.perf_counter()
+on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
+
+
+def timed_epoch_begin():
+    wait()
+    clock["begin"] = time.perf_counter()
+    on_epoch_begin()
+
+
+def timed_epoch_end():
+    carry_on = on_epoch_end()
+    say(seconds=time.perf_counter() - clock["begin"])
+    return carry_on
+
+
+trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
+say(ready=True)
 trainer.train(n_epochs=epochs, lr=1e-3)
-seconds = time.perf_counter() - begin
-elbo = marginal_ll = float("nan")
-if mc > 0:  # mc = 0: a timing round, no evaluation
-    torch.manual_seed(seed)
-    elbo = float(trainer.test_set.elbo())
-    torch.manual_seed(seed)
-    marginal_ll = float(trainer.test_set.marginal_ll(n_mc_samples=mc))
-print(json.dumps({
-    "version": scvi.__version__, "epochs": epochs, "seconds": seconds,
-    "epochs_per_second": epochs / seconds, "test_elbo": elbo,
-    "test_marginal_ll": marginal_ll, "threads": torch.get_num_threads(),
-}))
+say(trained=True)
+wait()
+torch.manual_seed(seed)
+elbo = float(trainer.test_set.elbo())
+torch.manual_seed(seed)
+marginal_ll = float(trainer.test_set.marginal_ll(n_mc_samples=mc))
+say(version=scvi.__version__, test_elbo=elbo, test_marginal_ll=marginal_ll,
+    threads=torch.get_num_threads())
 """
 
 
@@ -97,26 +121,68 @@ def simulate(n_cells: int, n_genes: int, seed: int):
     return counts.astype(np.float32), batches
 
 
-def run(python: str, path: str, args, epochs=None, mc_samples=None, seed=None):
-    with tempfile.TemporaryDirectory() as cwd:  # so that `import scvi` is the install
-        result = subprocess.run(
-            [
-                python,
-                "-c",
-                RUNNER,
-                path,
-                str(args.epochs if epochs is None else epochs),
-                str(args.seed if seed is None else seed),
-                str(args.mc_samples if mc_samples is None else mc_samples),
-                str(args.threads),
-            ],
-            cwd=cwd,
-            capture_output=True,
+class Runner:
+    """One training process driven epoch by epoch (see ``RUNNER``)."""
+
+    def __init__(self, python: str, path: str, args, seed: int):
+        self.cwd = tempfile.TemporaryDirectory()  # so that `import scvi` is the install
+        self.process = subprocess.Popen(
+            [python, "-c", RUNNER, path, str(args.epochs), str(seed)]
+            + [str(args.mc_samples), str(args.threads)],
+            cwd=self.cwd.name,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
         )
-    if result.returncode != 0:
-        sys.exit(f"{python} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+        self.python = python
+        self.seconds = []
+
+    def message(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith("@@"):
+                return json.loads(line[2:])
+        self.process.wait()
+        sys.exit(f"{self.python} failed:\n{self.process.stderr.read()[-3000:]}")
+
+    def go(self) -> None:
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def epochs(self, n: int) -> float:
+        """Run ``n`` epochs; their total time in seconds."""
+        total = 0.0
+        for _ in range(n):
+            self.go()
+            message = self.message()
+            self.seconds.append(message["seconds"])
+            total += message["seconds"]
+        return total
+
+    def finish(self) -> dict:
+        self.message()  # trained
+        self.go()
+        result = self.message()
+        result["epochs_per_second"] = len(self.seconds) / sum(self.seconds)
+        self.process.wait()
+        self.cwd.cleanup()
+        return result
+
+
+def train_side_by_side(runners, epochs: int, block: int):
+    """Alternate the runners ``block`` epochs at a time; per-turn block ratios."""
+    for runner in runners:
+        runner.message()  # ready
+    ratios, done, turn = [], 0, 0
+    while done < epochs:
+        n = min(block, epochs - done)
+        order = runners if turn % 2 == 0 else runners[::-1]
+        times = {id(runner): runner.epochs(n) for runner in order}
+        if len(runners) == 2:
+            ratios.append(times[id(runners[1])] / times[id(runners[0])])
+        done += n
+        turn += 1
+    return [runner.finish() for runner in runners], ratios
 
 
 def main() -> None:
@@ -142,13 +208,10 @@ def main() -> None:
         "--train-seeds",
         type=int,
         default=3,
-        help="training seeds (seed, seed + 1, ...) of the long runs, same data",
+        help="training seeds (seed, seed + 1, ...), same data",
     )
     parser.add_argument(
-        "--rounds", type=int, default=7, help="alternating timing rounds"
-    )
-    parser.add_argument(
-        "--round-epochs", type=int, default=30, help="epochs of a timing round"
+        "--block", type=int, default=5, help="epochs per turn when alternating"
     )
     args = parser.parse_args()
 
@@ -157,25 +220,21 @@ def main() -> None:
         f"data: {args.cells} cells x {args.genes} genes, 2 batches, "
         f"{(counts > 0).mean():.1%} non-zero, mean library {counts.sum(1).mean():.0f}"
     )
+    pythons = {"ours": sys.executable}
+    if args.peer_python:
+        pythons["peer"] = args.peer_python
+    seeds = range(args.seed, args.seed + args.train_seeds)
+    runs = {name: [] for name in pythons}
+    ratios = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "counts.npz")
         np.savez(path, X=counts, batches=batches)
-        pythons = {"ours": sys.executable}
-        if args.peer_python:
-            pythons["peer"] = args.peer_python
-        seeds = range(args.seed, args.seed + args.train_seeds)
-        runs = {
-            name: [run(python, path, args, seed=seed) for seed in seeds]
-            for name, python in pythons.items()
-        }
-        ratios = []
-        if args.peer_python:
-            for _ in range(args.rounds):
-                speeds = [
-                    run(python, path, args, args.round_epochs, 0)["epochs_per_second"]
-                    for python in (sys.executable, args.peer_python)
-                ]
-                ratios.append(speeds[0] / speeds[1])
+        for seed in seeds:
+            runners = [Runner(python, path, args, seed) for python in pythons.values()]
+            results, block_ratios = train_side_by_side(runners, args.epochs, args.block)
+            ratios += block_ratios
+            for name, result in zip(pythons, results):
+                runs[name].append(result)
     header = ("", "version", "seed", "epochs/s", "test -ELBO", "test -log p(x)")
     print("{:6} {:>8} {:>5} {:>9} {:>11} {:>15}".format(*header))
     for name, results in runs.items():
@@ -190,21 +249,19 @@ def main() -> None:
             return float(np.mean([r[key] for r in runs[name]]))
 
         speed = mean("ours", "epochs_per_second") / mean("peer", "epochs_per_second")
+        quartiles = np.percentile(ratios, [25, 75])
+        print(
+            f"speed ratio (ours / peer), median of {len(ratios)} adjacent blocks of "
+            f"{args.block} epochs: {np.median(ratios):.2f}x (target >= 1.5x; "
+            f"quartiles {quartiles[0]:.2f}-{quartiles[1]:.2f}); ratio of the mean "
+            f"epochs/s: {speed:.2f}x"
+        )
         peer_ll = mean("peer", "test_marginal_ll")
         ll_gap = (mean("ours", "test_marginal_ll") - peer_ll) / abs(peer_ll)
         gaps = [
             (o["test_marginal_ll"] - p["test_marginal_ll"]) / abs(p["test_marginal_ll"])
             for o, p in zip(runs["ours"], runs["peer"])
         ]
-        print(
-            f"speed ratio of the {args.epochs}-epoch runs (ours / peer, mean "
-            f"epochs/s): {speed:.2f}x"
-        )
-        print(
-            f"speed ratio, median of {len(ratios)} alternating rounds of "
-            f"{args.round_epochs} epochs: {np.median(ratios):.2f}x  (target >= 1.5x; "
-            f"rounds: {', '.join(f'{r:.2f}' for r in ratios)})"
-        )
         print(
             f"held-out marginal log-likelihood, relative gap of the means over "
             f"{len(gaps)} seeds: {ll_gap:+.2%} (target within 1%; negative = ours "
