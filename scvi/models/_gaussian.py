@@ -62,7 +62,15 @@ def gaussian_kl(
     torch.Tensor
         Shape ``(...)`` when ``sum_last`` else the broadcast shape.
     """
-    p_var = torch.as_tensor(p_var, dtype=q_mean.dtype, device=q_mean.device)
-    ratio = q_var / p_var
-    kl = 0.5 * (ratio - 1.0 - torch.log(ratio) + (q_mean - p_mean) ** 2 / p_var)
-    return kl.sum(dim=-1) if sum_last else kl
+    standard = isinstance(p_mean, (int, float)) and isinstance(p_var, (int, float))
+    if standard and p_mean == 0 and p_var == 1:
+        # few operations: evaluated at every training step on small tensors
+        twice = torch.addcmul(q_var - torch.log(q_var), q_mean, q_mean)
+    else:
+        p_var = torch.as_tensor(p_var, dtype=q_mean.dtype, device=q_mean.device)
+        ratio = q_var / p_var
+        diff = q_mean - p_mean
+        twice = torch.addcmul(ratio - torch.log(ratio), diff, diff / p_var)
+    if sum_last:
+        return (twice.sum(dim=-1) - twice.shape[-1]) * 0.5
+    return (twice - 1.0) * 0.5

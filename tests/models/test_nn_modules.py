@@ -306,6 +306,21 @@ def test_decoder_totalvi():
     torch.testing.assert_close(py_["scale"].sum(-1), torch.ones(BATCH))
 
 
+def test_gaussian_kl_gradients():
+    # analytic gradients, with broadcasting (a leading sample axis, a prior per
+    # cell) and summed or elementwise outputs
+    double = dict(dtype=torch.float64, requires_grad=True)
+    q_m = torch.randn(2, 5, 3, **double)
+    q_v = (torch.rand(2, 5, 3, dtype=torch.float64) + 0.1).requires_grad_()
+    p_m = torch.randn(5, 1, **double)
+    p_v = (torch.rand(5, 1, dtype=torch.float64) + 0.5).requires_grad_()
+    for sum_last in (True, False):
+        assert torch.autograd.gradcheck(
+            lambda *a: gaussian_kl(*a, sum_last=sum_last), (q_m, q_v, p_m, p_v)
+        )
+    assert torch.autograd.gradcheck(lambda m, v: gaussian_kl(m, v), (q_m, q_v))
+
+
 def test_gaussian_helpers_match_torch():
     normal = torch.distributions.Normal
     q_m, p_m = torch.randn(BATCH, 4), torch.randn(BATCH, 4)

@@ -30,7 +30,7 @@ def reparameterize_gaussian(mu: torch.Tensor, var: torch.Tensor) -> torch.Tensor
     # drawn directly: torch.distributions.Normal validates its arguments at every
     # construction, which costs more than the draw on the training hot path
     eps = torch.empty(shape, dtype=mu.dtype, device=mu.device).normal_()
-    return mu + std * eps
+    return torch.addcmul(mu, std, eps)
 
 
 def identity(x):
