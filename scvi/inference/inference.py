@@ -137,13 +137,12 @@ class UnsupervisedTrainer(Trainer):
         reconst_loss, kl_local, kl_global = model_terms(
             self.model, tensors, feed_labels=feed_labels
         )
-        loss = (
-            self.n_samples * torch.mean(reconst_loss + self.kl_weight * kl_local)
-            + kl_global
-        )
-        if self.normalize_loss:
-            loss = loss / self.n_samples
-        return loss
+        loss = torch.add(reconst_loss, kl_local, alpha=self.kl_weight).mean()
+        no_global = isinstance(kl_global, float) and kl_global == 0.0
+        if self.normalize_loss:  # (n_samples * mean + kl_global) / n_samples
+            return loss if no_global else loss + kl_global / self.n_samples
+        loss = loss * self.n_samples
+        return loss if no_global else loss + kl_global
 
     def _warmup_unfinished(self) -> bool:
         if self.n_epochs_kl_warmup is not None:
