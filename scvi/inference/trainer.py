@@ -13,6 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._settings import progress_bar_enabled
+from ._optim import FusedAdam
 from .early_stopping import EarlyStopping
 from .posterior import Posterior
 
@@ -68,10 +69,11 @@ def split_sizes(
 
 def make_adam(params, **kwargs) -> torch.optim.Adam:
     """Adam with its fused kernel where PyTorch offers one (several times faster on
-    CPU for the small parameter tensors of these models), else the default one."""
+    CPU for the small parameter tensors of these models, see :class:`FusedAdam`),
+    else the default one."""
     params = list(params)
     try:
-        return torch.optim.Adam(params, fused=True, **kwargs)
+        return FusedAdam(params, **kwargs)
     except (RuntimeError, TypeError, ValueError):
         return torch.optim.Adam(params, **kwargs)
 
