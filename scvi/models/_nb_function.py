@@ -466,6 +466,16 @@ class LogNegativeBinomial(torch.autograd.Function):
         return None, grad_mu, grad_theta, None
 
 
+def _blend_near_one(log_probability, complement):
+    """``log_probability`` with ``log1p(-complement)`` in place wherever
+    ``complement < 1/2`` (a probability close to one, where ``log`` would lose the
+    digits of the small complement); modifies and returns ``log_probability``."""
+    near_one = torch.empty_like(complement)
+    torch.lt(complement, 0.5, out=near_one)  # written as 0/1 in the float dtype
+    log_near = complement.mul(near_one).neg_().log1p_()
+    return log_probability.lerp_(log_near, near_one)
+
+
 class _DirectMixing:
     """Zero-count mixture ``P = w + (1 - w) NB(0)`` evaluated directly.
 
@@ -491,9 +501,7 @@ class _DirectMixing:
         return not self.probability.numel() or bool(self.probability.min() >= smallest)
 
     def log_probability(self):
-        near_one = torch.lt(self.complement, 0.5).to(self.complement.dtype)
-        log_near = self.complement.mul(near_one).neg_().log1p_()
-        return torch.log(self.probability).lerp_(log_near, near_one)
+        return _blend_near_one(torch.log(self.probability), self.complement)
 
     def gradients(self):
         """Derivatives of ``log P`` with respect to ``pi`` and ``log NB(0)``."""
@@ -523,11 +531,8 @@ class _LogSpaceMixing:
         self.out = None  # log P, set by log_probability (and again for backward)
 
     def log_probability(self):
-        complement = self.complement
-        near_one = torch.lt(complement, 0.5).to(complement.dtype)
-        log_near = complement.mul(near_one).neg_().log1p_()
         log_far = torch.logaddexp(self.pi, self.log_zero).add_(self.log_keep)
-        self.out = log_far.lerp_(log_near, near_one)
+        self.out = _blend_near_one(log_far, self.complement)
         return self.out
 
     def gradients(self):
