@@ -509,11 +509,6 @@ class _DirectMixing:
         grad_pi = torch.mul(self.complement, self.w).mul_(inverse)
         return grad_pi, inverse.mul_(self.keep_zero)
 
-    def at_positions(self, positions, pi):
-        """``(log(1 - w), w)`` at the positive entries."""
-        pi_p = positions.gather(pi)
-        return F.softplus(pi_p).neg_(), positions.gather(self.w)
-
 
 class _LogSpaceMixing:
     """Zero-count mixture in log space, exact however small ``P`` is.
@@ -541,9 +536,6 @@ class _LogSpaceMixing:
         log_keep_ratio = self.log_keep - self.out  # log((1 - w) / P)
         grad_pi = torch.add(log_keep_ratio, self.pi).exp_().mul_(self.complement)
         return grad_pi, log_keep_ratio.add_(self.log_zero).exp_()
-
-    def at_positions(self, positions, pi):
-        return positions.gather(self.log_keep), torch.sigmoid(positions.gather(pi))
 
 
 class LogZeroInflatedNegativeBinomial(torch.autograd.Function):
@@ -573,9 +565,10 @@ class LogZeroInflatedNegativeBinomial(torch.autograd.Function):
         out = mixing.log_probability()
         positive = parts.log_positive
         w_p = None
-        if positive is not None:
-            log_keep_p, w_p = mixing.at_positions(positions, pi)
-            positive = positive.add_(log_keep_p)
+        if positive is not None:  # log NB(x) + log(1 - w), and w for the gradient
+            pi_p = positions.gather(pi)
+            w_p = torch.sigmoid(pi_p)
+            positive = positive.sub_(F.softplus(pi_p))
         out = positions.overwrite(out, positive)
         parts.log_positive = None
         if isinstance(mixing, _LogSpaceMixing):
