@@ -28,11 +28,10 @@ when it is expanded along leading axes; with NumPy on CPU), every operand is
 gathered at them with ``index_select`` on its own storage (offsets for other
 stride patterns are read from a cached table, so that expanded views such as a
 per-gene ``theta`` or a gradient broadcast along genes are never copied), and the
-results are written back over
-the zero values with ``scatter_``. Terms of ``theta`` alone are computed on
-``theta``'s own shape (per gene) whenever that is smaller than the number of
-positive entries, and only then gathered; gradients are reduced to the
-parameters' shapes with ``sum_to_size``.
+results are written back over the zero values with ``scatter_``. Terms of
+``theta`` alone are computed on ``theta``'s own shape (per gene) whenever that is
+smaller than the number of positive entries, and only then gathered; gradients are
+reduced to the parameters' shapes with ``sum_to_size``.
 
 Integer counts add two table look-ups: ``SE(x) + 0.5 log(x)`` comes from a constant
 table (counts below 16384), and, when ``theta`` is per gene and there are more than
@@ -468,10 +467,9 @@ class LogNegativeBinomial(torch.autograd.Function):
 
 def _blend_near_one(log_probability, complement):
     """``log_probability`` with ``log1p(-complement)`` in place wherever
-    ``complement < 1/2`` (a probability close to one, where ``log`` would lose the
+    ``complement <= 1/2`` (a probability close to one, where ``log`` would lose the
     digits of the small complement); modifies and returns ``log_probability``."""
-    near_one = torch.empty_like(complement)
-    torch.lt(complement, 0.5, out=near_one)  # written as 0/1 in the float dtype
+    near_one = less_equal_weight(complement, 0.5)
     log_near = complement.mul(near_one).neg_().log1p_()
     return log_probability.lerp_(log_near, near_one)
 
@@ -481,7 +479,7 @@ class _DirectMixing:
 
     With ``w = sigmoid(pi)``, ``c = (1 - w)(1 - NB(0))`` and ``P = w + (1 - w)
     NB(0)`` (a sum of positive terms, so ``P`` has full relative precision while
-    it is a normal number), ``log P`` is ``log1p(-c)`` when ``c < 1/2`` (``P``
+    it is a normal number), ``log P`` is ``log1p(-c)`` when ``c <= 1/2`` (``P``
     close to one) and ``log(P)`` otherwise, and the zero-count gradients are
     ``d/dpi = c w / P`` and ``d/dlog NB(0) = (1 - w) NB(0) / P``. Cheaper than the
     log-space form (:class:`_LogSpaceMixing`), which takes over when some ``P`` is
@@ -513,7 +511,7 @@ class _DirectMixing:
 class _LogSpaceMixing:
     """Zero-count mixture in log space, exact however small ``P`` is.
 
-    ``log P`` is ``log1p(-c)`` when ``c < 1/2`` and ``log(1 - w) + logaddexp(pi,
+    ``log P`` is ``log1p(-c)`` when ``c <= 1/2`` and ``log(1 - w) + logaddexp(pi,
     log NB(0))`` otherwise; the gradients are exponentials of differences of
     logarithms (see :class:`_DirectMixing` for the notation).
     """
