@@ -30,11 +30,13 @@ class FusedAdam(torch.optim.Adam):
         self._direct = hasattr(torch, "_fused_adam_")
         self._plan: Optional[List[tuple]] = None
 
-    def add_param_group(self, param_group) -> None:  # noqa: D102 (torch's docstring)
+    def add_param_group(self, param_group) -> None:
+        """Add a parameter group (see :meth:`torch.optim.Optimizer.add_param_group`)."""
         super().add_param_group(param_group)
         self._plan = None
 
-    def load_state_dict(self, state_dict) -> None:  # noqa: D102
+    def load_state_dict(self, state_dict) -> None:
+        """Load a state (see :meth:`torch.optim.Optimizer.load_state_dict`)."""
         super().load_state_dict(state_dict)
         self._plan = None
 
