@@ -3,6 +3,15 @@
 from typing import List, Optional
 
 import torch
+from torch.optim import optimizer as _optimizer_module
+
+# step hooks that torch.optim.Optimizer.step runs (the shortcut would skip them)
+_HOOKS = (
+    "_optimizer_step_pre_hooks",
+    "_optimizer_step_post_hooks",
+    "_global_optimizer_pre_hooks",
+    "_global_optimizer_post_hooks",
+)
 
 
 class FusedAdam(torch.optim.Adam):
@@ -123,17 +132,10 @@ class FusedAdam(torch.optim.Adam):
         return True
 
     def _has_hooks(self) -> bool:
-        from torch.optim import optimizer
-
         return any(
             getattr(owner, name, None)
-            for owner in (self, optimizer)
-            for name in (
-                "_optimizer_step_pre_hooks",
-                "_optimizer_step_post_hooks",
-                "_global_optimizer_pre_hooks",
-                "_global_optimizer_post_hooks",
-            )
+            for owner in (self, _optimizer_module)
+            for name in _HOOKS
         )
 
     def step(self, closure=None):

@@ -83,3 +83,16 @@ def test_fused_adam_with_closure_and_state_dict_round_trip():
     copy = FusedAdam(model.parameters(), lr=1e-2)
     copy.load_state_dict(optimizer.state_dict())
     assert copy._plan is None and float(copy.state[model[0].weight]["step"]) == 3
+
+
+def test_fused_adam_runs_step_hooks():
+    # a hook makes every step go through Adam.step, which runs it; same updates
+    reference, ours = _model(0), _model(0)
+    _steps(torch.optim.Adam(reference.parameters(), lr=1e-2, fused=True), reference, 4)
+    optimizer = FusedAdam(ours.parameters(), lr=1e-2)
+    calls = []
+    optimizer.register_step_pre_hook(lambda opt, args, kwargs: calls.append(1))
+    _steps(optimizer, ours, 4)
+    assert len(calls) == 4
+    for a, b in zip(reference.parameters(), ours.parameters()):
+        assert torch.equal(a, b)
