@@ -3,15 +3,15 @@
 from typing import List, Optional
 
 import torch
-from torch.optim import optimizer as _optimizer_module
 
-# step hooks that torch.optim.Optimizer.step runs (the shortcut would skip them)
-_HOOKS = (
-    "_optimizer_step_pre_hooks",
-    "_optimizer_step_post_hooks",
-    "_global_optimizer_pre_hooks",
-    "_global_optimizer_post_hooks",
-)
+
+def _adam_step_without_hooks():
+    """``torch.optim.Adam.step`` as defined, without the wrapper that
+    ``torch.optim.Optimizer`` puts around the ``step`` of every optimizer class it
+    instantiates (it runs the step hooks, which the wrapper of
+    :meth:`FusedAdam.step` has run already)."""
+    step = torch.optim.Adam.step
+    return step.__wrapped__ if getattr(step, "hooked", False) else step
 
 
 class FusedAdam(torch.optim.Adam):
@@ -131,20 +131,11 @@ class FusedAdam(torch.optim.Adam):
             updated = True
         return True
 
-    def _has_hooks(self) -> bool:
-        return any(
-            getattr(owner, name, None)
-            for owner in (self, _optimizer_module)
-            for name in _HOOKS
-        )
-
     def step(self, closure=None):
-        """Perform a single optimization step (see :meth:`torch.optim.Adam.step`)."""
-        if (
-            closure is None
-            and self._direct
-            and not self._has_hooks()
-            and self._direct_step()
-        ):
+        """Perform a single optimization step (see :meth:`torch.optim.Adam.step`).
+
+        The step hooks run around this method, as for any optimizer.
+        """
+        if closure is None and self._direct and self._direct_step():
             return None
-        return super().step(closure)
+        return _adam_step_without_hooks()(self, closure)
