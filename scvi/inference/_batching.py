@@ -13,6 +13,13 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from ._device_data import (
+    collated_attributes,
+    device_arrays,
+    device_batches,
+    fits_on_device,
+)
+
 __all__ = [
     "BatchLoader",
     "SequentialSubsetSampler",
@@ -203,6 +210,14 @@ class BatchLoader:
         Drop the last, incomplete mini-batch.
     pin_memory
         Put the tensors in page-locked memory (faster copies to the GPU).
+    data_on_device
+        Keep the dataset's arrays on ``device`` and cut the mini-batches there
+        (True), or on the host (False); None: on a CUDA ``device`` when they fit
+        in a quarter of its free memory. Only for the collate functions of
+        ``dataset.collate_fn_builder``; others always run on the host.
+    device
+        The device of the tensors when ``data_on_device`` (default: the current
+        CUDA device when ``pin_memory``, else the CPU).
     """
 
     def __init__(
@@ -214,13 +229,16 @@ class BatchLoader:
         shuffle: bool = False,
         drop_last: bool = False,
         pin_memory: bool = False,
+        data_on_device: Optional[bool] = None,
+        device=None,
         **kwargs,
     ):
         unknown = set(kwargs) - _IGNORED_LOADER_KWARGS
         if unknown:
             raise TypeError(
                 f"unexpected data loader argument(s) {sorted(unknown)}; valid ones "
-                "are batch_size, sampler, collate_fn, shuffle, drop_last, pin_memory"
+                "are batch_size, sampler, collate_fn, shuffle, drop_last, pin_memory, "
+                "data_on_device, device"
             )
         if isinstance(batch_size, bool) or not isinstance(
             batch_size, (int, np.integer)
@@ -240,6 +258,14 @@ class BatchLoader:
         self.collate_fn = collate_fn or dataset.collate_fn_builder()
         self.drop_last = drop_last
         self.pin_memory = pin_memory and torch.cuda.is_available()
+        if device is None:
+            device = "cuda" if self.pin_memory else "cpu"
+        self.device = torch.device(device)
+        self.on_device = None  # attributes kept on the device, or None
+        attributes = collated_attributes(dataset, self.collate_fn)
+        if attributes is not None and data_on_device is not False:
+            if data_on_device or fits_on_device(dataset, attributes, self.device):
+                self.on_device = attributes
 
     def __len__(self) -> int:
         n_cells = len(self.sampler)
@@ -252,6 +278,10 @@ class BatchLoader:
         stop = len(order)
         if self.drop_last:
             stop -= stop % self.batch_size
+        if self.on_device is not None:
+            arrays = device_arrays(self.dataset, self.on_device, self.device)
+            yield from device_batches(arrays, order, self.batch_size, stop, self.device)
+            return
         for start in range(0, stop, self.batch_size):
             tensors = self.collate_fn(order[start : start + self.batch_size])
             if self.pin_memory:

@@ -6,6 +6,7 @@ from typing import Optional, Union
 
 import torch
 
+from ._step import parameters_device
 from .trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -137,12 +138,24 @@ class UnsupervisedTrainer(Trainer):
         reconst_loss, kl_local, kl_global = model_terms(
             self.model, tensors, feed_labels=feed_labels
         )
-        loss = torch.add(reconst_loss, kl_local, alpha=self.kl_weight).mean()
+        loss = torch.mean(reconst_loss + self._step_kl_weight() * kl_local)
         no_global = isinstance(kl_global, float) and kl_global == 0.0
         if self.normalize_loss:  # (n_samples * mean + kl_global) / n_samples
             return loss if no_global else loss + kl_global / self.n_samples
         loss = loss * self.n_samples
         return loss if no_global else loss + kl_global
+
+    def _step_kl_weight(self):
+        """:attr:`kl_weight`; during training, a 0-d tensor on the device filled
+        before each step (:meth:`on_iteration_begin`), so that a compiled loss
+        does not depend on the epoch or iteration number."""
+        buffer = self.__dict__.get("_kl_weight_buffer")
+        return self.kl_weight if buffer is None else buffer
+
+    def on_iteration_begin(self) -> None:
+        """Set the KL weight of the coming step."""
+        super().on_iteration_begin()
+        self._kl_weight_buffer.fill_(self.kl_weight)
 
     def _warmup_unfinished(self) -> bool:
         if self.n_epochs_kl_warmup is not None:
@@ -153,6 +166,9 @@ class UnsupervisedTrainer(Trainer):
 
     def on_training_begin(self) -> None:
         """Say how long the KL warm-up lasts, and warn when it outlasts training."""
+        self._kl_weight_buffer = torch.zeros(
+            (), device=parameters_device(self.optimizer.param_groups)
+        )
         if self.n_epochs_kl_warmup is not None:
             logger.info("KL warmup phase: %d epochs", self.n_epochs_kl_warmup)
         elif self.n_iter_kl_warmup is not None:
@@ -166,6 +182,7 @@ class UnsupervisedTrainer(Trainer):
 
     def on_training_end(self) -> None:
         """Warn when training ended before the KL warm-up did."""
+        self._kl_weight_buffer = None
         if self._warmup_unfinished():
             logger.info(
                 "Training is still in warming up phase. If your applications rely "

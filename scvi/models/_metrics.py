@@ -26,7 +26,7 @@ from typing import Iterable, Sequence, Tuple
 
 import torch
 
-from ._gaussian import gaussian_log_prob
+from ._likelihoods import gaussian_log_prob
 
 __all__ = [
     "compute_elbo",

@@ -185,8 +185,8 @@ class AutoZIVAE(VAE):
             Sample in ``(0, 1)`` with the shape of ``alpha``.
         """
         one = torch.ones((), dtype=alpha.dtype, device=alpha.device)
-        sample_a = Gamma(alpha, one).rsample() + eps_gamma
-        sample_b = Gamma(beta, one).rsample() + eps_gamma
+        sample_a = Gamma(alpha, one, validate_args=False).rsample() + eps_gamma
+        sample_b = Gamma(beta, one, validate_args=False).rsample() + eps_gamma
         sample = sample_a / (sample_a + sample_b)
         return sample.clamp(eps_sample, 1.0 - eps_sample)
 
@@ -282,8 +282,11 @@ class AutoZIVAE(VAE):
         if self.zero_inflation == "gene-cell":
             return self.alpha_posterior_logit.new_zeros(())
         params = self.get_alphas_betas(as_numpy=False)
-        prior = Beta(params["alpha_prior"], params["beta_prior"])
-        posterior = Beta(params["alpha_posterior"], params["beta_posterior"])
+        # no argument validation: it reads values back on the host at every step
+        prior = Beta(params["alpha_prior"], params["beta_prior"], validate_args=False)
+        posterior = Beta(
+            params["alpha_posterior"], params["beta_posterior"], validate_args=False
+        )
         return kl_divergence(posterior, prior).sum()
 
     # ------------------------------------------------------------- likelihood
@@ -444,7 +447,11 @@ class AutoZIVAE(VAE):
         )
         kl_z, kl_l = self.kl_divergences(outputs, local_l_mean, local_l_var)
         if self.zero_inflation == "gene-cell":
-            prior = Beta(self._prior("alpha"), self._prior("beta"))
-            posterior = Beta(outputs["alpha_posterior"], outputs["beta_posterior"])
+            prior = Beta(self._prior("alpha"), self._prior("beta"), validate_args=False)
+            posterior = Beta(
+                outputs["alpha_posterior"],
+                outputs["beta_posterior"],
+                validate_args=False,
+            )
             kl_z = kl_z + kl_divergence(posterior, prior).sum(dim=-1)
         return reconst_loss + kl_l, kl_z, self.compute_global_kl_divergence()

@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._categories import init_px_r
-from ._gaussian import gaussian_kl
+from ._likelihoods import count_log_likelihood, gaussian_kl
 from .modules import Encoder, MultiDecoder, MultiEncoder
 from .modules.utils import check_option, one_hot
-from .vae import DISPERSIONS, RECONSTRUCTION_LOSSES, count_log_likelihood
+from .vae import DISPERSIONS, RECONSTRUCTION_LOSSES
 
 
 class JVAE(nn.Module):

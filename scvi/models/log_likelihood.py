@@ -16,14 +16,13 @@ from typing import Optional
 
 import torch
 
-from ._count_math import log_two_component_mixture
+from ._likelihoods import log_nb, log_two_component_mixture, log_zinb
 from ._metrics import (
     compute_elbo,
     compute_marginal_log_likelihood_autozi,
     compute_marginal_log_likelihood_scvi,
     compute_reconstruction_error,
 )
-from ._nb_function import LogNegativeBinomial, LogZeroInflatedNegativeBinomial
 
 __all__ = [
     "log_nb_positive",
@@ -51,7 +50,7 @@ def _prepare(x, mu, theta, *others):
 
 def _log_nb(x, mu, theta, eps):
     """Promote to a common floating dtype, apply the NB with floored parameters."""
-    return LogNegativeBinomial.apply(*_prepare(x, mu, theta), eps)
+    return log_nb(*_prepare(x, mu, theta), eps)
 
 
 def log_nb_positive(
@@ -62,7 +61,8 @@ def log_nb_positive(
     ``NB(x; mu, theta) = Gamma(x + theta) / (Gamma(theta) x!)
     (theta / (theta + mu))^theta (mu / (theta + mu))^x``, so that the mean is ``mu``
     and the variance ``mu + mu^2 / theta``. The computation is free of cancellation
-    (Stirling remainders plus deviances, see :mod:`scvi.models._nb_function`), hence
+    (Stirling remainders plus deviances, see
+    :mod:`scvi.models._likelihoods.negative_binomial`), hence
     accurate to a few units in the last place for counts and parameters of any
     size, in float32 as in float64; its gradients are analytic and cancellation-free
     as well.
@@ -100,10 +100,9 @@ def log_zinb_positive(
     """Log-probability of counts under a zero-inflated negative binomial.
 
     ``ZINB(x) = p 1[x = 0] + (1 - p) NB(x; mu, theta)`` with ``p = sigmoid(pi)``.
-    The probability of a zero count is evaluated directly as a sum of positive
-    terms (in log space when it falls below the normal floating-point range), with
-    an ``expm1`` form when it is close to one, so that no digit is lost to
-    cancellation.
+    The probability of a zero count is summed in log space (exact however small it
+    is), with an ``expm1`` form when it is close to one, so that no digit is lost
+    to cancellation.
 
     Parameters
     ----------
@@ -123,10 +122,7 @@ def log_zinb_positive(
     torch.Tensor
         Log-probabilities with the broadcast shape of the inputs.
     """
-    # zero counts: log(p + (1 - p) NB(0)), or log1p(-(1 - p)(1 - NB(0))) when that
-    # product is small (probability near one); see LogZeroInflatedNegativeBinomial
-    # for the analytic gradients
-    return LogZeroInflatedNegativeBinomial.apply(*_prepare(x, mu, theta, pi), eps)
+    return log_zinb(*_prepare(x, mu, theta, pi), eps)
 
 
 def log_mixture_nb(

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._gaussian import gaussian_kl, gaussian_log_prob
+from ._likelihoods import gaussian_kl, gaussian_log_prob
 from .classifier import Classifier
 from .modules import Decoder, Encoder
 from .vaec import SemiSupervisedVAE, expected_over_labels

@@ -25,13 +25,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._categories import decoder_batch_index, per_category_shape
-from ._gaussian import gaussian_kl
+from ._likelihoods import count_log_likelihood, gaussian_kl
 from ._totalvi_sampling import TOTALVISamplingMixin
 from .log_likelihood import log_mixture_nb
 from .modules import DecoderTOTALVI, EncoderTOTALVI, reparameterize_gaussian
 from .modules.totalvi import MAX_LOG_LIBRARY
 from .modules.utils import check_option, expand_samples, one_hot
-from .vae import count_log_likelihood
 
 GENE_DISPERSIONS = ("gene", "gene-batch", "gene-label")
 PROTEIN_DISPERSIONS = ("protein", "protein-batch", "protein-label")

@@ -25,73 +25,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._categories import decoder_batch_index, init_px_r
-from ._count_math import floor_with_gradient
-from ._gaussian import gaussian_kl
+from ._likelihoods import count_log_likelihood, gaussian_kl
 from ._vae_sampling import VAESamplingMixin
-from .log_likelihood import log_nb_positive, log_zinb_positive
 from .modules import DecoderSCVI, Encoder
-from .modules.utils import check_option, expand_samples
+from .modules.utils import check_option, encode_indices, expand_samples
 
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
 RECONSTRUCTION_LOSSES = ("zinb", "nb", "poisson")
 LATENT_DISTRIBUTIONS = ("normal", "ln")
-
-
-def log_poisson(x: torch.Tensor, rate: torch.Tensor, eps: float = 1e-8):
-    """Elementwise Poisson log-probability ``x log(rate) - rate - log(x!)``.
-
-    Parameters
-    ----------
-    x
-        Counts, shape ``(batch, n_genes)`` (or any shape).
-    rate
-        Positive means, broadcastable with ``x``; floored at ``eps`` in the
-        logarithm only (the gradient is kept).
-    eps
-        Lower bound of the rate inside the logarithm.
-
-    Returns
-    -------
-    torch.Tensor
-        Log-probabilities with the broadcast shape of ``x`` and ``rate``.
-    """
-    log_rate = torch.log(floor_with_gradient(rate, eps))
-    return x * log_rate - rate - torch.lgamma(x + 1.0)
-
-
-def count_log_likelihood(
-    loss: str,
-    x: torch.Tensor,
-    px_rate: torch.Tensor,
-    px_r: Optional[torch.Tensor],
-    px_dropout: Optional[torch.Tensor],
-) -> torch.Tensor:
-    """Elementwise log-probability of counts under one of the count likelihoods.
-
-    Parameters
-    ----------
-    loss
-        ``"zinb"``, ``"nb"`` or ``"poisson"``.
-    x
-        Counts, shape ``(batch, n_genes)``.
-    px_rate
-        Means, ``(..., batch, n_genes)``.
-    px_r
-        Inverse dispersions broadcastable with ``px_rate`` (unused for
-        ``"poisson"``).
-    px_dropout
-        Zero-inflation logits like ``px_rate`` (used for ``"zinb"`` only).
-
-    Returns
-    -------
-    torch.Tensor
-        ``log p(x)``, the broadcast shape of ``x`` and ``px_rate``.
-    """
-    if loss == "zinb":
-        return log_zinb_positive(x, px_rate, px_r, px_dropout)
-    if loss == "nb":
-        return log_nb_positive(x, px_rate, px_r)
-    return log_poisson(x, px_rate)
 
 
 class VAE(VAESamplingMixin, nn.Module):
@@ -277,7 +218,7 @@ class VAE(VAESamplingMixin, nn.Module):
             raise ValueError(f"dispersion={self.dispersion!r} needs {name}")
         if not torch.is_floating_point(index):  # indices, even when n_cat == 1
             index = index.squeeze(-1) if index.dim() > 1 else index
-            index = F.one_hot(index, n_cat)
+            index = encode_indices(index, n_cat, self.px_r.dtype)
         return torch.exp(F.linear(index.to(self.px_r.dtype), self.px_r))
 
     def generative(

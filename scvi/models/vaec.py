@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 
-from ._gaussian import gaussian_kl
+from ._likelihoods import gaussian_kl
 from .classifier import Classifier
 from .modules import DecoderSCVI, Encoder
 from .vae import VAE

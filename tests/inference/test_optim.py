@@ -1,98 +1,122 @@
-"""FusedAdam: the same updates as torch.optim.Adam, through its shortcut."""
+"""The optimisation step: torch's Adam, the NaN guard, public torch names only."""
+
+import pathlib
+import re
 
 import pytest
 import torch
-from torch import nn
 
-from scvi.inference._optim import FusedAdam
-from scvi.inference.trainer import make_adam
+from scvi.inference._step import NanGuard, compiled, make_adam
+
+OPTIONS = [
+    {},
+    {"weight_decay": 1e-2},
+    {"weight_decay": 1e-2, "decoupled_weight_decay": True},
+    {"amsgrad": True},
+    {"maximize": True},
+    {"betas": (0.8, 0.95), "eps": 1e-2},
+]
 
 
-def _model(seed):
-    torch.manual_seed(seed)
-    # the third layer is never used: its parameters never get a gradient
-    return nn.ModuleList([nn.Linear(6, 5), nn.Linear(5, 3), nn.Linear(5, 2)])
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2)
+    )
 
 
-def _steps(optimizer, model, n_steps, lr_change_at=3):
+def _run(optimizer, model, n_steps, guard=None, nan_at=()):
     torch.manual_seed(1)
     for step in range(n_steps):
-        if step == lr_change_at:
+        if step == 3:
             for group in optimizer.param_groups:
                 group["lr"] *= 0.5
+        loss = model(torch.randn(8, 6)).pow(2).mean()
+        if step in nan_at:
+            loss = loss * float("nan")
         optimizer.zero_grad()
-        loss = model[1](torch.relu(model[0](torch.randn(8, 6)))).pow(2).sum()
+        if guard is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            guard.step(loss, optimizer)
+            guard.count(loss)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_make_adam_is_torch_adam(options):
+    # every option torch's Adam accepts gives torch's Adam's weights
+    ours, reference = _model(), _model()
+    optimizer = make_adam(ours.parameters(), lr=1e-2, **options)
+    assert type(optimizer) is torch.optim.Adam
+    _run(optimizer, ours, 6)
+    _run(torch.optim.Adam(reference.parameters(), lr=1e-2, **options), reference, 6)
+    for a, b in zip(ours.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("options", OPTIONS[:3])
+def test_nan_guard_skips_nan_steps_exactly(options):
+    # with the guard, NaN steps change neither the weights nor Adam's state: the
+    # result is that of the same run without those steps
+    guarded, reference = _model(), _model()
+    optimizer = make_adam(guarded.parameters(), lr=1e-2, **options)
+    guard = NanGuard(torch.device("cpu"), max_nans=3)
+    _run(optimizer, guarded, 8, guard=guard, nan_at=(1, 2, 5))
+    assert guard.check() == 0  # the last loss was finite
+    reference_optimizer = make_adam(reference.parameters(), lr=1e-2, **options)
+    torch.manual_seed(1)
+    for step in range(8):
+        if step == 3:
+            for group in reference_optimizer.param_groups:
+                group["lr"] *= 0.5
+        loss = reference(torch.randn(8, 6)).pow(2).mean()
+        if step in (1, 2, 5):
+            continue
+        reference_optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        reference_optimizer.step()
+    for a, b in zip(guarded.parameters(), reference.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert optimizer.state_dict()["state"][0]["step"] == 5
 
 
-@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
-def test_fused_adam_matches_torch_adam_bit_for_bit(weight_decay, monkeypatch):
-    kwargs = dict(lr=1e-2, eps=0.01, weight_decay=weight_decay)
-    reference, ours = _model(0), _model(0)
-    _steps(torch.optim.Adam(reference.parameters(), fused=True, **kwargs), reference, 6)
-    optimizer = FusedAdam(ours.parameters(), **kwargs)
-    calls = []
-    original = FusedAdam._direct_step
-
-    def spy(self):
-        calls.append(original(self))
-        return calls[-1]
-
-    monkeypatch.setattr(FusedAdam, "_direct_step", spy)
-    _steps(optimizer, ours, 6)
-    # the first step initialises the states through Adam.step, the others are direct
-    assert calls == [False] + [True] * 5
-    for a, b in zip(reference.parameters(), ours.parameters()):
-        assert torch.equal(a, b)
-    # parameters without gradients keep no state, as with Adam
-    assert all(p not in optimizer.state for p in ours[2].parameters())
-    state = optimizer.state_dict()
-    assert all(float(s["step"]) == 6 for s in state["state"].values())
+def test_nan_guard_counts_runs_and_raises():
+    guard = NanGuard(torch.device("cpu"), max_nans=3)
+    for value in [1.0, float("nan"), float("nan"), 2.0, float("nan")]:
+        guard.count(torch.tensor(value))
+    assert guard.check() == 1  # the current run; the longest (2) is below 3
+    for _ in range(2):
+        guard.count(torch.tensor(float("nan")))
+    with pytest.raises(ValueError, match="NaN 3 times in a row"):
+        guard.check()
 
 
-def test_fused_adam_falls_back_when_a_new_parameter_gets_a_gradient():
-    reference, ours = _model(0), _model(0)
-    adam = torch.optim.Adam(reference.parameters(), lr=1e-2, fused=True)
-    fused = FusedAdam(ours.parameters(), lr=1e-2)
-    for optimizer, model in ((adam, reference), (fused, ours)):
-        _steps(optimizer, model, 3)
-        # now the third layer is used too
-        optimizer.zero_grad()
-        (model[2](torch.ones(1, 5)).sum() + model[0].weight.sum()).backward()
-        optimizer.step()
-        _steps(optimizer, model, 2)
-    for a, b in zip(reference.parameters(), ours.parameters()):
-        assert torch.equal(a, b)
-    assert all(p in fused.state for p in ours[2].parameters())
+def test_compiled_falls_back_with_a_warning(caplog, monkeypatch):
+    def broken(function, mode=None):
+        def fail(*args):
+            raise RuntimeError("no compiler here")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    double = compiled(lambda t: t * 2, True)
+    with caplog.at_level("WARNING", logger="scvi"):
+        assert double(torch.ones(2)).tolist() == [2.0, 2.0]
+    assert "torch.compile failed (RuntimeError: no compiler here)" in caplog.text
+    assert double(torch.ones(1)).tolist() == [2.0]
+    plain = compiled(len, False)
+    assert plain is len
 
 
-def test_fused_adam_with_closure_and_state_dict_round_trip():
-    model = _model(0)
-    optimizer = make_adam(model.parameters(), lr=1e-2)
-    assert isinstance(optimizer, FusedAdam)
-    _steps(optimizer, model, 2)
-
-    def closure():
-        optimizer.zero_grad()
-        loss = model[0](torch.ones(2, 6)).sum()
-        loss.backward()
-        return loss
-
-    assert torch.is_tensor(optimizer.step(closure))
-    copy = FusedAdam(model.parameters(), lr=1e-2)
-    copy.load_state_dict(optimizer.state_dict())
-    assert copy._plan is None and float(copy.state[model[0].weight]["step"]) == 3
-
-
-def test_fused_adam_runs_step_hooks():
-    # a hook makes every step go through Adam.step, which runs it; same updates
-    reference, ours = _model(0), _model(0)
-    _steps(torch.optim.Adam(reference.parameters(), lr=1e-2, fused=True), reference, 4)
-    optimizer = FusedAdam(ours.parameters(), lr=1e-2)
-    calls = []
-    optimizer.register_step_pre_hook(lambda opt, args, kwargs: calls.append(1))
-    _steps(optimizer, ours, 4)
-    assert len(calls) == 4
-    for a, b in zip(reference.parameters(), ours.parameters()):
-        assert torch.equal(a, b)
+def test_no_private_torch_names_in_the_library():
+    # public torch APIs only: no torch._ name (documented torch._C checks aside)
+    # and no reach into a wrapped function
+    root = pathlib.Path(__file__).resolve().parents[2] / "scvi"
+    offending = []
+    for path in sorted(root.rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if re.search(r"\btorch\._(?!C\b)", code) or "__wrapped__" in code:
+                offending.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert not offending, "\n".join(offending)

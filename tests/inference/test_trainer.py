@@ -1,5 +1,6 @@
 """Trainer semantics: splits, history, warm-up, early stopping, NaN guard, seeds."""
 
+import copy
 import logging
 
 import numpy as np
@@ -152,9 +153,12 @@ def test_sparse_dataset_trains_like_dense():
 
 
 def test_nan_losses_raise_after_max_nans(dataset):
+    # NaN losses are counted on the device and the count is read at the end of
+    # the epoch: the error comes after the first epoch, and no weight changed
     trainer = UnsupervisedTrainer(
-        small_vae(dataset), dataset, max_nans=3, show_progbar=False
+        small_vae(dataset), dataset, max_nans=3, show_progbar=False, batch_size=16
     )
+    before = copy.deepcopy(trainer.model.state_dict())
     calls = []
 
     def nan_loss(tensors):
@@ -162,26 +166,37 @@ def test_nan_losses_raise_after_max_nans(dataset):
         return sum(p.sum() for p in trainer.model.parameters()) * float("nan")
 
     trainer.loss = nan_loss
-    with pytest.raises(ValueError, match="NaN 3 times"):
+    n_iterations = len(trainer.train_set.data_loader)
+    assert n_iterations >= 3
+    with pytest.raises(ValueError, match=f"NaN {n_iterations} times in a row"):
         trainer.train(n_epochs=5)
-    assert len(calls) == 3
+    assert len(calls) == n_iterations
+    after = trainer.model.state_dict()
+    for name, value in before.items():
+        if "running" not in name and "num_batches" not in name:
+            torch.testing.assert_close(after[name], value, rtol=0, atol=0)
 
 
-def test_isolated_nans_are_tolerated(dataset):
+def test_isolated_nans_are_tolerated_and_change_no_weight(dataset):
     trainer = UnsupervisedTrainer(
         small_vae(dataset), dataset, max_nans=2, show_progbar=False
     )
     original = trainer.loss
-    count = []
+    count, snapshots = [], []
 
     def sometimes_nan(tensors):
         count.append(1)
+        snapshots.append([p.detach().clone() for p in trainer.model.parameters()])
         loss = original(tensors)
         return loss * float("nan") if len(count) % 2 else loss
 
     trainer.loss = sometimes_nan
     trainer.train(n_epochs=2)  # never two NaNs in a row
     assert trainer.nan_counter in (0, 1)
+    snapshots.append([p.detach().clone() for p in trainer.model.parameters()])
+    for step, (start, end) in enumerate(zip(snapshots[:-1], snapshots[1:])):
+        changed = any(not torch.equal(a, b) for a, b in zip(start, end))
+        assert changed == (step % 2 == 1)  # the NaN steps (even) change nothing
 
 
 # ---------------------------------------------------------------- KL warm-up

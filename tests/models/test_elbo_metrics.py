@@ -14,7 +14,7 @@ import pytest
 import torch
 from scipy.stats import multivariate_normal
 
-from scvi.models._gaussian import gaussian_log_prob
+from scvi.models._likelihoods import gaussian_log_prob
 from scvi.models.log_likelihood import (
     compute_elbo,
     compute_marginal_log_likelihood_autozi,

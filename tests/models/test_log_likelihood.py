@@ -10,7 +10,6 @@ import pytest
 import torch
 from scipy.stats import nbinom
 
-import scvi.models._nb_function as nb_function
 from scvi.models.log_likelihood import (
     log_mixture_nb,
     log_nb_positive,
@@ -163,35 +162,43 @@ def test_zinb_zero_counts_and_limits():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_zinb_direct_and_log_space_mixing_agree(dtype, monkeypatch):
-    # the direct evaluation of P = w + (1 - w) NB(0) and the log-space one (used
-    # when some P is subnormal) give the same values and gradients
+def test_zinb_gradients_match_autograd_of_a_plain_formula(dtype):
+    # the analytic gradients against autograd through the textbook float64 formula
     torch.manual_seed(2)
-    x = torch.poisson(torch.rand(30, 6, dtype=dtype) * 3)
-    mu = torch.rand(30, 6, dtype=dtype) * 20 + 1e-3
-    theta = torch.tensor([1e-2, 0.3, 1.0, 5.0, 50.0, 1e3], dtype=dtype)
-    pi = torch.randn(30, 6, dtype=dtype) * 6
+    x = torch.poisson(torch.rand(30, 6, dtype=torch.float64) * 3)
+    mu = torch.rand(30, 6, dtype=torch.float64) * 20 + 1e-3
+    theta = torch.tensor([1e-2, 0.3, 1.0, 5.0, 50.0, 1e3], dtype=torch.float64)
+    pi = torch.randn(30, 6, dtype=torch.float64) * 6
 
-    def value_and_gradients():
-        params = [a.clone().requires_grad_() for a in (mu, theta, pi)]
-        result = log_zinb_positive(x, *params)
-        result.sum().backward()
-        return [result.detach()] + [a.grad for a in params]
+    def plain(m, t, p):
+        log_nb = (
+            torch.lgamma(x + t)
+            - torch.lgamma(t)
+            - torch.lgamma(x + 1)
+            + t * torch.log(t / (t + m))
+            + x * torch.log(m / (t + m))
+        )
+        softplus = torch.nn.functional.softplus
+        zero = torch.logaddexp(-softplus(-p), log_nb - softplus(p))
+        return torch.where(x > 0, log_nb - softplus(p), zero)
 
-    direct = value_and_gradients()
-    monkeypatch.setattr(nb_function._DirectMixing, "usable", lambda self: False)
-    log_space = value_and_gradients()
-    tolerance = TOLERANCE[dtype] * 1e-2
-    for a, b in zip(direct, log_space):
-        torch.testing.assert_close(a, b, rtol=tolerance, atol=tolerance)
+    results = []
+    for function, cast in ((plain, torch.float64), (log_zinb_positive, dtype)):
+        params = [a.to(cast).detach().requires_grad_() for a in (mu, theta, pi)]
+        arguments = (x.to(cast), *params) if function is log_zinb_positive else params
+        value = function(*arguments)
+        value.sum().backward()
+        results.append([value.detach().double()] + [a.grad.double() for a in params])
+    tolerance = 1e-4 if dtype == torch.float32 else 1e-9
+    for a, b in zip(*results):
+        torch.testing.assert_close(b, a, rtol=tolerance, atol=tolerance)
 
 
-def test_zinb_subnormal_zero_probability_uses_log_space():
+def test_zinb_subnormal_zero_probability_is_exact():
     # P = w + (1 - w) NB(0) ~ exp(-150) underflows float32: still exact
     x = torch.zeros(2)
     mu, theta = torch.tensor([1e4, 1.0]), torch.tensor([50.0, 1.0])
     pi = torch.tensor([-150.0, 0.0])
-    assert not nb_function._DirectMixing(pi, -theta * torch.log1p(mu / theta)).usable()
     params = [a.clone().requires_grad_() for a in (mu, theta, pi)]
     result = log_zinb_positive(x, *params)
     with mpmath.workdps(40):
@@ -220,80 +227,26 @@ def test_broadcasting_shapes_and_integer_counts():
     )
 
 
-def record_shapes(monkeypatch):
-    """Record the argument shapes of the remainder functions the NB uses."""
-    shapes = {}
-    names = (
-        "stirling_error_with_log",
-        "stirling_direct",
-        "stirling_series",
-        "digamma_remainder",
-        "digamma_direct",
-        "digamma_series",
-    )
-    for name in names:
-        original = getattr(nb_function, name)
-
-        def wrapper(n, *args, _original=original, _name=name, **kwargs):
-            shapes.setdefault(_name, []).append(tuple(n.shape))
-            return _original(n, *args, **kwargs)
-
-        monkeypatch.setattr(nb_function, name, wrapper)
-    return shapes
-
-
-@pytest.mark.parametrize("n_cells, offset", [(6, 0.0), (6, 0.5), (64, 0.0)])
-def test_theta_terms_per_gene_and_count_terms_on_positive_entries_only(
-    monkeypatch, n_cells, offset
-):
-    shapes = record_shapes(monkeypatch)
-    torch.manual_seed(0)
-    x = torch.poisson(torch.full((n_cells, 7), 2.0))
-    x = torch.where(x > 0, x + offset, x)
-    n_positive = int((x > 0).sum())
-    assert 7 < n_positive < x.numel()
-    theta = (torch.rand(7) + 0.5).requires_grad_()
-    mu = torch.rand(n_cells, 7) + 0.1
-    result = log_nb_positive(x, mu, theta)
-    result.sum().backward()
-    if n_cells == 64:
-        # integer counts, many more positive entries than 16 per gene: the lgamma
-        # and shifted digamma branches of x + theta come from a per-gene grid
-        # (the terms of theta alone come from the grid's first column)
-        assert n_positive > 16 * 7
-        assert "stirling_error_with_log" not in shapes
-        assert "digamma_remainder" not in shapes
-        for name in ("stirling", "digamma"):
-            assert shapes[name + "_direct"] == [(7, 16)]
-            assert sorted(shapes[name + "_series"]) == [(7,), (n_positive,)]
-    else:
-        # remainders of theta (per gene) and of x + theta (positive entries);
-        # those of integer counts come from a constant table
-        expected = [(7,), (n_positive,)] + [(n_positive,)] * (offset > 0)
-        assert sorted(shapes["stirling_error_with_log"]) == sorted(expected)
-        assert sorted(shapes["digamma_remainder"]) == [(7,), (n_positive,)]
-    # same values as without the tables and the zero / positive split
-    reference = log_nb_positive(x.double(), mu.double(), theta.detach().double())
-    torch.testing.assert_close(result.double(), reference, rtol=1e-5, atol=1e-6)
-
-
-def test_gene_table_matches_direct_evaluation():
+@pytest.mark.parametrize("offset", [0.0, 0.5])
+def test_per_gene_theta_matches_expanded_theta(offset):
+    # terms of theta alone are evaluated on theta's own shape and broadcast: the
+    # same values and gradients as a theta given for every entry
     torch.manual_seed(3)
-    for dtype in DTYPES:
-        x = torch.poisson(torch.rand(256, 5, dtype=dtype) * 30)
-        theta = torch.tensor([1e-3, 0.4, 3.0, 14.2, 900.0], dtype=dtype)
-        mu = (torch.rand(256, 5, dtype=dtype) * 40 + 0.01).requires_grad_()
-        thetas = [theta.clone().requires_grad_() for _ in range(2)]
-        # a full-shape theta disables the per-gene table
-        with_table = log_nb_positive(x, mu, thetas[0])
-        without = log_nb_positive(x, mu, thetas[1].expand(256, 5).contiguous())
-        torch.testing.assert_close(with_table, without, rtol=0, atol=0)
-        with_table.sum().backward()
-        grad_mu = mu.grad.clone()
-        mu.grad = None
-        without.sum().backward()
-        torch.testing.assert_close(mu.grad, grad_mu, rtol=0, atol=0)
-        torch.testing.assert_close(thetas[0].grad, thetas[1].grad)
+    x = torch.poisson(torch.rand(64, 5) * 30)
+    x = torch.where(x > 0, x + offset, x)
+    mu = (torch.rand(64, 5) * 40 + 0.01).requires_grad_()
+    theta = torch.tensor([1e-3, 0.4, 3.0, 14.2, 900.0])
+    thetas = [theta.clone().requires_grad_() for _ in range(2)]
+    per_gene = log_zinb_positive(x, mu, thetas[0], mu.detach() - 5)
+    full = log_zinb_positive(x, mu, thetas[1].expand(64, 5), mu.detach() - 5)
+    torch.testing.assert_close(per_gene, full, rtol=0, atol=0)
+    per_gene.sum().backward()
+    grad_mu = mu.grad.clone()
+    mu.grad = None
+    full.sum().backward()
+    torch.testing.assert_close(mu.grad, grad_mu, rtol=0, atol=0)
+    torch.testing.assert_close(thetas[0].grad, thetas[1].grad)
+    assert thetas[0].grad.shape == (5,)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

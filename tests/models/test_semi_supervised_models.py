@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import scvi.models.modules.encoders as encoders_module
-from scvi.models._gaussian import gaussian_kl, gaussian_log_prob
+from scvi.models._likelihoods import gaussian_kl, gaussian_log_prob
 from scvi.models.log_likelihood import (
     compute_elbo,
     compute_reconstruction_error,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from scvi.models._gaussian import gaussian_kl
+from scvi.models._likelihoods import gaussian_kl
 from scvi.models.log_likelihood import (
     log_mixture_nb,
     log_nb_positive,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from scvi.models._gaussian import gaussian_kl
+from scvi.models._likelihoods import gaussian_kl
 from scvi.models.autozivae import AutoZIVAE
 from scvi.models.classifier import Classifier
 from scvi.models.ldvae import LDVAE

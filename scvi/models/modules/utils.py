@@ -149,7 +149,20 @@ def one_hot(index: Optional[torch.Tensor], n_cat: int, dtype: torch.dtype):
                 f"(last dimension 1) nor encoded with {n_cat} categories"
             )
         index = index.squeeze(-1)
-    return F.one_hot(index.long(), n_cat).to(dtype)
+    return encode_indices(index, n_cat, dtype)
+
+
+def encode_indices(index: torch.Tensor, n_cat: int, dtype: torch.dtype):
+    """One-hot encoding of integer indices ``(...)`` as ``(..., n_cat)``.
+
+    Written with ``scatter_`` rather than :func:`torch.nn.functional.one_hot`,
+    which reads the indices' range back on the host (a synchronisation on every
+    call on CPU); an index out of range is still an error (on CUDA, a device-side
+    one).
+    """
+    index = index.long().unsqueeze(-1)
+    encoded = torch.zeros(index.shape[:-1] + (n_cat,), dtype=dtype, device=index.device)
+    return encoded.scatter_(-1, index, 1.0)
 
 
 def expand_samples(n_samples: int, *tensors: torch.Tensor) -> Tuple[torch.Tensor, ...]:
