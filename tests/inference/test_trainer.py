@@ -396,3 +396,23 @@ def test_train_rejects_bad_arguments(dataset):
         trainer.train(n_epochs=1, lr=0)
     with pytest.raises(ValueError, match="n_epochs_kl_warmup"):
         UnsupervisedTrainer(small_vae(dataset), dataset, n_epochs_kl_warmup=-1)
+
+
+def test_compiled_loss_trains_like_the_eager_one(caplog):
+    # without dropout (whose random numbers differ once compiled) the compiled
+    # loss gives the eager history
+    data = make_dataset(n_cells=64, n_genes=12)
+    histories = []
+    for option in (False, True):
+        scvi.set_seed(0)
+        model = VAE(
+            data.nb_genes, data.n_batches, n_hidden=8, n_latent=3, dropout_rate=0.0
+        )
+        trainer = UnsupervisedTrainer(
+            model, data, frequency=1, show_progbar=False, batch_size=32, compile=option
+        )
+        with caplog.at_level(logging.WARNING, logger="scvi"):
+            trainer.train(n_epochs=2, lr=1e-2)
+        histories.append(trainer.history["elbo_test_set"])
+    assert "torch.compile failed" not in caplog.text  # it did compile
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-4)

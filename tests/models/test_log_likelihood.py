@@ -361,3 +361,20 @@ def test_eps_only_floors_parameters():
     theta = torch.full((2,), 0.5, dtype=torch.float64)
     floored = log_nb_positive(x, torch.zeros(2, dtype=torch.float64), theta, eps=1e-6)
     torch.testing.assert_close(floored, log_nb_positive(x, mu * 50, theta))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poisson_matches_scipy_for_large_counts(dtype):
+    from scipy.stats import poisson
+
+    from scvi.models._likelihoods import log_poisson
+
+    x = torch.tensor([0, 1, 3, 20, 999, 10001, 100000, 0, 7], dtype=dtype)
+    rate = torch.tensor([0.5, 2.0, 3.0, 25.0, 1000.0, 1e4, 99500.0, 1e-3, 1e4])
+    rate = rate.to(dtype).requires_grad_()
+    result = log_poisson(x, rate)
+    reference = poisson.logpmf(x.double().numpy(), rate.detach().double().numpy())
+    assert max_relative_error(result.detach(), reference) <= TOLERANCE[dtype] * 1e-2
+    result.sum().backward()
+    expected = (x / rate - 1).detach()
+    torch.testing.assert_close(rate.grad, expected, rtol=1e-5, atol=1e-6)

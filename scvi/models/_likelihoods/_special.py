@@ -43,10 +43,10 @@ def indicator(comparison, t: torch.Tensor, bound: float) -> torch.Tensor:
 
 
 def _horner(inv2: torch.Tensor, coefficients) -> torch.Tensor:
-    """``sum_k coefficients[k] inv2^k``."""
+    """``sum_k coefficients[k] inv2^k`` (a new tensor)."""
     out = inv2 * coefficients[-1]
     for coefficient in reversed(coefficients[1:-1]):
-        out = out.add_(coefficient).mul_(inv2)
+        out.add_(coefficient).mul_(inv2)
     return out.add_(coefficients[0])
 
 
@@ -79,40 +79,49 @@ def stirling_remainder(
         The shape of ``n``.
     """
     inv = n.clamp(min=SERIES_THRESHOLD).reciprocal_()
-    coefficients = _STIRLING[: _n_terms(n.dtype, 2)]
-    series = _horner(inv * inv, coefficients).mul_(inv)
+    series = _horner(inv * inv, _STIRLING[: _n_terms(n.dtype, 2)]).mul_(inv)
     series.add_(log_n, alpha=0.5 * half_log_sign)
     # lgamma(n + 1) - (n + 1/2 - half_log_sign / 2) log(n) + n - log(2 pi) / 2
     small = n.clamp(max=SERIES_THRESHOLD)
+    small_1 = small + 1.0
+    direct = torch.lgamma(small_1)
     log_small = log_n.clamp(max=_LOG_THRESHOLD)
-    direct = torch.lgamma(small + 1.0)
-    direct.sub_(log_small * (small + 0.5 * (1 - half_log_sign)))
+    direct.sub_(log_small.mul_(small_1 if half_log_sign < 0 else small))
     direct.add_(small).sub_(HALF_LOG_2PI)
     return series.lerp_(direct, indicator(torch.le, n, SERIES_THRESHOLD))
 
 
-def digamma_remainder(n: torch.Tensor, log_n: torch.Tensor) -> torch.Tensor:
+def digamma_remainder(n: torch.Tensor) -> torch.Tensor:
     """``digamma(n) - log(n)`` for positive ``n`` (about ``-1 / (2 n)`` when large).
+
+    One formula for every ``n``: the asymptotic series at ``n + 6`` (exact there
+    to < 1e-9, or < 1e-13 in float64), shifted back by ``digamma(n) =
+    digamma(n + 6) - sum_{j<6} 1 / (n + j)`` and ``log(n + 6) - log(n) =
+    log1p(6 / n)``. The six reciprocals are summed in pairs, ``1 / (n + j) + 1 /
+    (n + 5 - j) = (2 n + 5) / (m + j (5 - j))`` with ``m = n (n + 5)``. About
+    four times faster than :func:`torch.digamma` on CPU, and without branches.
 
     Parameters
     ----------
     n
         Positive numbers, any shape.
-    log_n
-        ``log(n)``, same shape.
 
     Returns
     -------
     torch.Tensor
         The shape of ``n``.
     """
-    inv = n.clamp(min=SERIES_THRESHOLD).reciprocal_()
+    inv = torch.add(n, 6.0).reciprocal_()
     inv2 = inv * inv
     coefficients = _DIGAMMA[: _n_terms(n.dtype, 3)]
-    series = _horner(inv2, coefficients).mul_(inv2).sub_(inv, alpha=0.5)
-    small = n.clamp(max=SERIES_THRESHOLD)
-    direct = torch.digamma(small).sub_(log_n.clamp(max=_LOG_THRESHOLD))
-    return series.lerp_(direct, indicator(torch.le, n, SERIES_THRESHOLD))
+    out = _horner(inv2, coefficients).mul_(inv2).sub_(inv, alpha=0.5)
+    out.add_(torch.reciprocal(n).mul_(6.0).log1p_())
+    shifted = torch.add(n, 5.0)
+    twice = shifted + n  # 2 n + 5
+    m = shifted.mul_(n)
+    pairs = torch.reciprocal(m).add_(torch.add(m, 4.0).reciprocal_())
+    pairs.add_(m.add_(6.0).reciprocal_()).mul_(twice)
+    return out.sub_(pairs)
 
 
 def deviance(delta: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
@@ -122,7 +131,8 @@ def deviance(delta: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
     With ``u = delta / r`` the logarithm is ``log1p(delta)`` for ``r >= 1`` and
     ``-log1p(-u)`` for ``r < 1``: in both cases ``log1p`` of the non-negative
     ``max(delta, -u)`` with the sign of ``delta``, which loses no precision near
-    ``r = 1``, for tiny or for huge ``r``.
+    ``r = 1``, for tiny or for huge ``r``. Not differentiable by autograd (its
+    temporaries are reused in place).
 
     Parameters
     ----------
@@ -137,7 +147,8 @@ def deviance(delta: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
         Broadcast shape of the arguments.
     """
     u = delta / ratio
-    return torch.log1p(torch.maximum(delta, -u)).copysign(delta) - u
+    log_ratio = torch.maximum(delta, u.neg())
+    return log_ratio.log1p_().copysign_(delta).sub_(u)
 
 
 def floor_with_gradient(t: torch.Tensor, eps: float) -> torch.Tensor:

@@ -69,35 +69,35 @@ class NBTerms:
 
     def __init__(self, x: Tensor, mu: Tensor, theta: Tensor, eps: float):
         shape = torch.broadcast_shapes(x.shape, mu.shape, theta.shape)
-        x = x.expand(shape)  # every temporary below then has the full shape
-        self.mu, self.theta = mu.clamp(min=eps), theta.clamp(min=eps)
-        mu, theta = self.mu, self.theta
+        # x and mu expanded: every temporary below then has the full shape
+        x = x.expand(shape)
+        self.mu = mu = mu.clamp(min=eps).expand(shape)
+        self.theta = theta = theta.clamp(min=eps)
         self.positive = indicator(torch.gt, x, 0.0)
-        self.x1 = x1 = x + (1.0 - self.positive)  # 1 where x = 0
+        x1 = self.positive.neg().add_(1.0).add_(x)  # x, or 1 where x = 0
         self.both = theta + mu
-        self.log_ratio = torch.log1p(mu / theta)
-        self.log_zero = self.log_ratio * theta.neg()
+        self.log_ratio = torch.div(mu, theta).log1p_()
+        self.log_zero = torch.mul(self.log_ratio, theta).neg_()
         self.total = total = x1 + theta
-        self.log_total = torch.log(total)
+        log_total = torch.log(total)
         self.excess = excess = x1 - mu
-        ratio_1 = self.both / total
-        self.deviance_1 = deviance(excess.neg() / total, ratio_1)
-        # products ordered so that none overflows for huge theta or x / mu
-        delta_2 = (theta / total).mul_(excess / mu)
-        deviance_2 = deviance(delta_2, ratio_1.mul_(x1).div_(mu))
-        log_theta = torch.log(theta)
-        theta_terms = stirling_remainder(theta, log_theta, -1).add_(HALF_LOG_2PI)
-        log_positive = stirling_remainder(total, self.log_total, -1)
+        ratio = self.both / total  # r1
+        self.deviance_1 = deviance(torch.div(excess, total).neg_(), ratio)
+        # r2 - 1 and r2, in an order where nothing overflows for huge theta or x / mu
+        delta_2 = torch.div(theta, total).mul_(excess).div_(mu)
+        deviance_2 = deviance(delta_2, ratio.mul_(x1).div_(mu))
+        theta_terms = stirling_remainder(theta, torch.log(theta), -1)
+        log_positive = stirling_remainder(total, log_total, -1)
         log_positive.sub_(stirling_remainder(x1, torch.log(x1), 1))
         log_positive.addcmul_(theta, self.deviance_1, value=-1.0)
         log_positive.addcmul_(x1, deviance_2, value=-1.0)
-        self.log_positive = log_positive.sub_(theta_terms)
-        self._log_theta = log_theta
+        self.log_positive = log_positive.sub_(theta_terms).sub_(HALF_LOG_2PI)
 
     def grad_mu(self, zero_factor: Optional[Tensor] = None) -> Tensor:
         """``d log NB / d mu`` per entry; ``zero_factor`` multiplies it at zero
-        counts (the chain rule of the zero-inflated mixture)."""
-        at_positive = self.excess / self.mu
+        counts (the chain rule of the zero-inflated mixture). Call once (it
+        reuses the forward temporaries)."""
+        at_positive = self.excess.div_(self.mu)
         if zero_factor is None:
             at_zero = torch.full_like(at_positive, -1.0)
         else:
@@ -107,12 +107,11 @@ class NBTerms:
 
     def grad_theta(self, zero_factor: Optional[Tensor] = None) -> Tensor:
         """``d log NB / d theta`` per entry (see :meth:`grad_mu`)."""
-        at_zero = (self.mu / self.both).sub_(self.log_ratio)
+        at_zero = torch.div(self.mu, self.both).sub_(self.log_ratio)
         if zero_factor is not None:
             at_zero.mul_(zero_factor)
-        at_positive = digamma_remainder(self.total, self.log_total)
-        at_positive.sub_(self.deviance_1)
-        at_positive.sub_(digamma_remainder(self.theta, self._log_theta))
+        at_positive = digamma_remainder(self.total).sub_(self.deviance_1)
+        at_positive.sub_(digamma_remainder(self.theta))
         return at_zero.lerp_(at_positive, self.positive)
 
 
@@ -137,18 +136,17 @@ def zero_inflated(terms: NBTerms, pi: Tensor, needs_grad: bool):
     log_w = pi - softplus
     log_keep_zero = terms.log_zero - softplus  # log((1 - w) NB(0))
     log_p = torch.logaddexp(log_w, log_keep_zero)
-    complement = torch.expm1(terms.log_zero).mul_(torch.exp(softplus.neg()))
-    complement.neg_()  # 1 - P
-    near_one = indicator(torch.le, complement, 0.5)
-    log_p.lerp_(torch.log1p(complement * near_one.neg()), near_one)
-    log_prob = torch.lerp(log_p, terms.log_positive - softplus, terms.positive)
-    if not needs_grad:
-        return log_prob, None, None
-    # d log P / d pi = c w / P; at positive counts d log(1 - w) / d pi = -w
-    grad_pi = torch.exp(log_w - log_p).mul_(complement)
-    grad_pi.lerp_(torch.exp(log_w).neg_(), terms.positive)
-    zero_factor = torch.exp(log_keep_zero.sub_(log_p))
-    return log_prob, grad_pi, zero_factor
+    complement = torch.expm1(terms.log_zero).mul_(softplus.neg().exp_()).neg_()
+    near_one = indicator(torch.le, complement, 0.5)  # c = 1 - P <= 1/2
+    log_p.lerp_(torch.mul(complement, near_one).neg_().log1p_(), near_one)
+    grad_pi = zero_factor = None
+    if needs_grad:
+        # d log P / d pi = c w / P; at positive counts d log(1 - w) / d pi = -w
+        grad_pi = torch.sub(log_w, log_p).exp_().mul_(complement)
+        grad_pi.lerp_(log_w.exp_().neg_(), terms.positive)
+        zero_factor = log_keep_zero.sub_(log_p).exp_()
+    log_positive = terms.log_positive.sub_(softplus)
+    return log_p.lerp_(log_positive, terms.positive), grad_pi, zero_factor
 
 
 def _reduce(unit: Optional[Tensor], grad_output: Tensor, shape) -> Optional[Tensor]:

@@ -10,7 +10,8 @@ def log_poisson(x: torch.Tensor, rate: torch.Tensor, eps: float = 1e-8):
 
     For ``x > 0`` it is evaluated as ``-SE(x) - log(2 pi x) / 2 - x h(x / rate)``
     (Stirling remainder and deviance, see :mod:`._special`), which keeps float32
-    precision for large counts; ``-rate`` at ``x = 0``. Differentiated by autograd.
+    precision for large counts; ``-rate`` at ``x = 0``. The gradient, ``x / rate -
+    1``, is that of ``x log(rate) - rate``.
 
     Parameters
     ----------
@@ -28,9 +29,14 @@ def log_poisson(x: torch.Tensor, rate: torch.Tensor, eps: float = 1e-8):
         Log-probabilities with the broadcast shape of ``x`` and ``rate``.
     """
     rate = floor_with_gradient(rate, eps)
-    positive = torch.gt(x, 0).to(rate.dtype)
-    x1 = x + (1.0 - positive)  # 1 where x = 0, so that the formula stays finite
-    ratio = x1 / rate
-    log_positive = stirling_remainder(x1, torch.log(x1), 1).add_(HALF_LOG_2PI).neg_()
-    log_positive = log_positive - x1 * deviance(ratio - 1.0, ratio)
-    return torch.lerp(-rate, log_positive, positive)
+    x = x.expand(torch.broadcast_shapes(x.shape, rate.shape))
+    with torch.no_grad():
+        positive = torch.gt(x, 0).to(rate.dtype)
+        x1 = x + (1.0 - positive)  # 1 where x = 0, so that the formula stays finite
+        ratio = x1 / rate
+        log_positive = stirling_remainder(x1, torch.log(x1), 1).add_(HALF_LOG_2PI)
+        log_positive.addcmul_(x1, deviance(ratio - 1.0, ratio)).neg_()
+        value = torch.lerp(-rate, log_positive, positive)
+    # the gradient of x log(rate) - rate; the added term is exactly zero
+    differentiable = x * torch.log(rate) - rate
+    return value + (differentiable - differentiable.detach())
