@@ -78,6 +78,10 @@ class PlainLoop:
         self.l_mean = torch.as_tensor(dataset.local_means, device=device)
         self.l_var = torch.as_tensor(dataset.local_vars, device=device)
 
+    def run(self, epochs):
+        for _ in range(epochs):
+            self.epoch()
+
     def epoch(self):
         self.model.train()
         order = torch.randperm(self.x.shape[0], device=self.device)
@@ -100,7 +104,7 @@ class PlainLoop:
 
 
 class Library:
-    """``UnsupervisedTrainer`` on the whole dataset, one epoch per call."""
+    """``UnsupervisedTrainer`` on the whole dataset, one ``train`` call per turn."""
 
     def __init__(self, dataset, batch_size, device, compile):
         model = VAE(dataset.nb_genes, n_batch=dataset.n_batches)
@@ -115,8 +119,8 @@ class Library:
             compile=compile,
         )
 
-    def epoch(self):
-        self.trainer.train(n_epochs=1, lr=1e-3)
+    def run(self, epochs):
+        self.trainer.train(n_epochs=epochs, lr=1e-3)
 
 
 def measure(runs, epochs, rounds, device):
@@ -124,14 +128,13 @@ def measure(runs, epochs, rounds, device):
     of ``epochs`` epochs, the runs alternating."""
     seconds = {name: 0.0 for name in runs}
     for run in runs.values():
-        run.epoch()
+        run.run(1)
     synchronize(device)
     for turn in range(rounds):
         names = list(runs) if turn % 2 == 0 else list(runs)[::-1]
         for name in names:
             start = time.perf_counter()
-            for _ in range(epochs):
-                runs[name].epoch()
+            runs[name].run(epochs)
             synchronize(device)
             seconds[name] += time.perf_counter() - start
     return {name: epochs * rounds / s for name, s in seconds.items()}

@@ -79,19 +79,28 @@ class NBTerms:
         self.log_ratio = torch.div(mu, theta).log1p_()
         self.log_zero = torch.mul(self.log_ratio, theta).neg_()
         self.total = total = x1 + theta
-        log_total = torch.log(total)
         self.excess = excess = x1 - mu
         ratio = self.both / total  # r1
         self.deviance_1 = deviance(torch.div(excess, total).neg_(), ratio)
         # r2 - 1 and r2, in an order where nothing overflows for huge theta or x / mu
         delta_2 = torch.div(theta, total).mul_(excess).div_(mu)
         deviance_2 = deviance(delta_2, ratio.mul_(x1).div_(mu))
-        theta_terms = stirling_remainder(theta, torch.log(theta), -1)
-        log_positive = stirling_remainder(total, log_total, -1)
-        log_positive.sub_(stirling_remainder(x1, torch.log(x1), 1))
+        # the remainders of x + theta and of theta in one pass (fewer kernels)
+        self._arguments = torch.cat([total.reshape(-1), theta.reshape(-1)])
+        at_total, at_theta = self._split(
+            stirling_remainder(self._arguments, torch.log(self._arguments), -1)
+        )
+        # SE(s) - log(s)/2 - (SE(x) + log(x)/2) - (SE(theta) - log(theta)/2)
+        log_positive = at_total.sub_(stirling_remainder(x1, torch.log(x1), 1))
+        log_positive.sub_(at_theta).sub_(HALF_LOG_2PI)
         log_positive.addcmul_(theta, self.deviance_1, value=-1.0)
-        log_positive.addcmul_(x1, deviance_2, value=-1.0)
-        self.log_positive = log_positive.sub_(theta_terms).sub_(HALF_LOG_2PI)
+        self.log_positive = log_positive.addcmul_(x1, deviance_2, value=-1.0)
+
+    def _split(self, flat: Tensor):
+        """Views of a flat tensor laid out as ``self._arguments``, with the shapes
+        of ``x + theta`` and of ``theta``."""
+        n = self.total.numel()
+        return flat[:n].view(self.total.shape), flat[n:].view(self.theta.shape)
 
     def grad_mu(self, zero_factor: Optional[Tensor] = None) -> Tensor:
         """``d log NB / d mu`` per entry; ``zero_factor`` multiplies it at zero
@@ -110,8 +119,9 @@ class NBTerms:
         at_zero = torch.div(self.mu, self.both).sub_(self.log_ratio)
         if zero_factor is not None:
             at_zero.mul_(zero_factor)
-        at_positive = digamma_remainder(self.total).sub_(self.deviance_1)
-        at_positive.sub_(digamma_remainder(self.theta))
+        # R(x + theta) and R(theta) in one pass
+        at_total, at_theta = self._split(digamma_remainder(self._arguments))
+        at_positive = at_total.sub_(self.deviance_1).sub_(at_theta)
         return at_zero.lerp_(at_positive, self.positive)
 
 
