@@ -252,7 +252,7 @@ def main() -> None:
         quartiles = np.percentile(ratios, [25, 75])
         print(
             f"speed ratio (ours / peer), median of {len(ratios)} adjacent blocks of "
-            f"{args.block} epochs: {np.median(ratios):.2f}x (target >= 1.5x; "
+            f"{args.block} epochs: {np.median(ratios):.2f}x (target >= 1.3x; "
             f"quartiles {quartiles[0]:.2f}-{quartiles[1]:.2f}); ratio of the mean "
             f"epochs/s: {speed:.2f}x"
         )

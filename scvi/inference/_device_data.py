@@ -41,17 +41,24 @@ class _Padded:
     def __init__(self, matrix: sp_sparse.csr_matrix, dtype, device):
         matrix = sp_sparse.csr_matrix(matrix)
         matrix.sum_duplicates()
+        n_rows, self.n_columns = matrix.shape
         lengths = np.diff(matrix.indptr)
         width = max(int(lengths.max(initial=0)), 1)
-        rows = np.repeat(np.arange(matrix.shape[0]), lengths)
-        slots = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], lengths)
-        columns = np.zeros((matrix.shape[0], width), dtype=np.int32)
-        values = np.zeros((matrix.shape[0], width), dtype=dtype)
-        columns[rows, slots] = matrix.indices
-        values[rows, slots] = matrix.data
-        self.n_columns = matrix.shape[1]
-        self.columns = torch.from_numpy(columns).to(device)
-        self.values = torch.from_numpy(values).to(device)
+        # laid out on the device from the CSR arrays (no padded copy on the host)
+        lengths = torch.from_numpy(lengths).to(device)
+        starts = torch.from_numpy(matrix.indptr[:-1].astype(np.int64)).to(device)
+        rows = torch.repeat_interleave(
+            torch.arange(n_rows, device=device), lengths, output_size=matrix.nnz
+        )
+        slots = torch.arange(matrix.nnz, device=device) - starts[rows]
+        self.columns = torch.zeros((n_rows, width), dtype=torch.int32, device=device)
+        self.values = torch.zeros(
+            (n_rows, width), dtype=_torch_dtype(dtype), device=device
+        )
+        indices = torch.from_numpy(matrix.indices.astype(np.int32)).to(device)
+        data = torch.from_numpy(np.asarray(matrix.data, dtype=dtype)).to(device)
+        self.columns[rows, slots] = indices
+        self.values[rows, slots] = data
 
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         values = self.values.index_select(0, index)
@@ -69,6 +76,10 @@ class _Dense:
 
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         return self.tensor.index_select(0, index)
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
 
 
 def _nbytes(array, dtype) -> int:
