@@ -115,7 +115,8 @@ class Trainer:
     data_on_device
         Keep the dataset on the GPU and cut the mini-batches there (True), or copy
         each mini-batch from pinned host memory (False). Default (None): on the
-        GPU when it fits in a quarter of the free GPU memory. No effect on CPU.
+        GPU when it fits in a quarter of the free GPU memory; on CPU, mini-batches
+        are gathered from the arrays as they are (True gathers them with torch).
     compile
         Run the loss of each training step through :func:`torch.compile` (True, or
         a compile mode such as ``"reduce-overhead"``, which uses CUDA graphs);
