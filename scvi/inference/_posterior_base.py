@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional, Union
+from typing import List, Optional, Union
 
 import numpy as np
 import torch
@@ -37,13 +37,6 @@ class PosteriorBase:
 
     See :class:`scvi.inference.Posterior` for the parameters.
     """
-
-    # subclasses register here so that load_posterior finds them by name
-    _registry: Dict[str, type] = {}
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        PosteriorBase._registry[cls.__name__] = cls
 
     def __init__(
         self,

@@ -127,7 +127,7 @@ def imported_modules(path: Path):
 
 @pytest.mark.parametrize(
     "name",
-    ["posterior.py", "posterior_utils.py", "_posterior_base.py", "_posterior_de.py",
+    ["posterior.py", "_posterior_base.py", "_posterior_de.py",
      "_posterior_sampling.py", "_posterior_scores.py", "trainer.py", "metrics.py",
      "_batching.py"],  # fmt: skip
 )
@@ -138,8 +138,8 @@ def test_posterior_modules_do_not_import_annotation(name):
 
 def test_load_posterior_finds_annotation_posterior_by_name():
     import scvi.inference
-    from scvi.inference._posterior_base import PosteriorBase
+    from scvi.inference.posterior_utils import POSTERIOR_CLASSES
 
-    registered = PosteriorBase._registry["AnnotationPosterior"]
+    registered = POSTERIOR_CLASSES["AnnotationPosterior"]
     assert registered is scvi.inference.annotation.AnnotationPosterior
     assert registered is scvi.inference.AnnotationPosterior
