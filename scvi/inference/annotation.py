@@ -16,8 +16,10 @@ accuracies.
   classifiers on posteriors (:func:`compute_predictions`,
   :func:`compute_accuracy`, :func:`unsupervised_classification_accuracy`).
 
-This module imports :mod:`scvi.inference.posterior`; the posterior modules never
-import it (``load_posterior`` finds :class:`AnnotationPosterior` by name).
+The code lives in private modules (``_annotation_posterior``,
+``_annotation_trainers``, ``_accuracy``); this module is its public path. The
+posterior modules never import it (``load_posterior`` finds
+:class:`AnnotationPosterior` in its table).
 """
 
 from ._accuracy import (
@@ -55,14 +57,3 @@ __all__ = [
     "compute_predictions",
     "unsupervised_classification_accuracy",
 ]
-
-# the public classes live here for users, the docs and pickles
-for _cls in (
-    AnnotationPosterior,
-    ClassifierTrainer,
-    SemiSupervisedTrainer,
-    JointSemiSupervisedTrainer,
-    AlternateSemiSupervisedTrainer,
-):
-    _cls.__module__ = __name__
-del _cls
