@@ -1,7 +1,5 @@
 """The Posterior: a trained model together with a subset of the cells of a dataset."""
 
-from typing import List, Optional, Union
-
 import numpy as np
 
 from ._posterior_base import PosteriorBase
@@ -58,24 +56,6 @@ class Posterior(DifferentialExpressionMixin, ScoresMixin, SamplingMixin, Posteri
     >>> trainer.train_set.entropy_batch_mixing()
     >>> trainer.train_set.show_t_sne(n_samples=1000, color_by="labels")
     """
-
-    def __init__(
-        self,
-        model,
-        gene_dataset,
-        shuffle: bool = False,
-        indices: Optional[Union[List[int], np.ndarray]] = None,
-        use_cuda: bool = True,
-        data_loader_kwargs: Optional[dict] = None,
-    ):
-        super().__init__(
-            model,
-            gene_dataset,
-            shuffle=shuffle,
-            indices=indices,
-            use_cuda=use_cuda,
-            data_loader_kwargs=data_loader_kwargs,
-        )
 
     def get_stats(self) -> np.ndarray:
         """Posterior samples of the log library size of each cell.
