@@ -16,13 +16,14 @@ accuracies.
   classifiers on posteriors (:func:`compute_predictions`,
   :func:`compute_accuracy`, :func:`unsupervised_classification_accuracy`).
 
-The code lives in private modules (``_annotation_posterior``,
-``_annotation_trainers``, ``_accuracy``); this module is its public path. The
+The code lives in :mod:`scvi.inference.posterior.annotation`,
+:mod:`scvi.inference.posterior.accuracy` and
+:mod:`scvi.inference.trainers.annotation`; this module is its public path. The
 posterior modules never import it (``load_posterior`` finds
 :class:`AnnotationPosterior` in its table).
 """
 
-from ._accuracy import (
+from .posterior.accuracy import (
     Accuracy,
     compute_accuracy,
     compute_accuracy_classifier,
@@ -33,8 +34,8 @@ from ._accuracy import (
     compute_predictions,
     unsupervised_classification_accuracy,
 )
-from ._annotation_posterior import AnnotationPosterior
-from ._annotation_trainers import (
+from .posterior.annotation import AnnotationPosterior
+from .trainers.annotation import (
     AlternateSemiSupervisedTrainer,
     ClassifierTrainer,
     JointSemiSupervisedTrainer,

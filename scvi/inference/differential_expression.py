@@ -1,6 +1,6 @@
 """Bayes-factor differential expression from posterior samples of normalized means.
 
-Pure functions on arrays; :mod:`scvi.inference._posterior_de` draws the samples from
+Pure functions on arrays; :mod:`scvi.inference.posterior.de` draws the samples from
 a Posterior and calls them. Two modes:
 
 * ``"vanilla"`` (Lopez et al. 2018): ``M1: h1 > h2`` against ``M2: h1 <= h2``, with

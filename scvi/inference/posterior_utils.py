@@ -12,8 +12,8 @@ from typing import Union
 import numpy as np
 import torch
 
-from ._annotation_posterior import AnnotationPosterior
-from ._posterior_base import POSTERIOR_FILES, resolve_use_cuda
+from .posterior.annotation import AnnotationPosterior
+from .posterior.base import POSTERIOR_FILES, resolve_use_cuda
 from .metrics import (
     entropy_batch_mixing,
     knn_purity,

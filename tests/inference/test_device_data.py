@@ -6,7 +6,7 @@ import torch
 
 import scvi
 from scvi.inference import UnsupervisedTrainer
-from scvi.inference._batching import BatchLoader, SequentialSubsetSampler
+from scvi.inference.posterior.batching import BatchLoader, SequentialSubsetSampler
 from scvi.models import VAE
 
 from conftest import make_dataset

@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from scvi.inference._step import NanGuard, compiled, make_adam
+from scvi.inference.trainers.step import NanGuard, compiled, make_adam
 
 OPTIONS = [
     {},

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-from ._device_data import (
+from .device_data import (
     collated_attributes,
     device_arrays,
     device_batches,

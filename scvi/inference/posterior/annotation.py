@@ -7,10 +7,10 @@ from typing import List, Optional, Tuple, Union
 import numpy as np
 from sklearn.neighbors import KNeighborsClassifier
 
-from ._accuracy import compute_predictions
-from ._posterior_scores import metric_mode
-from .metrics import unsupervised_clustering_accuracy
-from .posterior import Posterior
+from .accuracy import compute_predictions
+from .scores import metric_mode
+from ..metrics import unsupervised_clustering_accuracy
+from .core import Posterior
 
 logger = logging.getLogger(__name__)
 

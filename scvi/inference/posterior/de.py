@@ -13,10 +13,10 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._settings import progress_bar_enabled
-from . import differential_expression as de
-from ._batching import SequentialSubsetSampler, as_index_array
-from ._posterior_sampling import eval_mode
+from ..._settings import progress_bar_enabled
+from .. import differential_expression as de
+from .batching import SequentialSubsetSampler, as_index_array
+from .sampling import eval_mode
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from ..models.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
+from ...models.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
 
 TransformBatch = Optional[Union[int, Sequence[int]]]
 

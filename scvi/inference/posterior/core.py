@@ -1,12 +1,12 @@
-"""The Posterior: a trained model together with a subset of the cells of a dataset."""
+"""The Posterior class: the query parts assembled on the data plumbing."""
 
 import numpy as np
 
-from ._posterior_base import PosteriorBase
-from ._posterior_de import DifferentialExpressionMixin
-from ._posterior_sampling import SamplingMixin, eval_mode
-from ._posterior_scores import ScoresMixin
-from .metrics import unsupervised_clustering_accuracy
+from .base import PosteriorBase
+from .de import DifferentialExpressionMixin
+from .sampling import SamplingMixin, eval_mode
+from .scores import ScoresMixin
+from ..metrics import unsupervised_clustering_accuracy
 
 __all__ = ["Posterior", "unsupervised_clustering_accuracy"]
 

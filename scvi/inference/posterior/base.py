@@ -10,7 +10,7 @@ from typing import List, Optional, Union
 import numpy as np
 import torch
 
-from ._batching import (
+from .batching import (
     BatchLoader,
     RandomSampler,
     SequentialSampler,
@@ -255,6 +255,6 @@ class PosteriorBase:
 
 
 def _scvi_version() -> str:
-    from .. import __version__
+    from ... import __version__
 
     return __version__

@@ -11,15 +11,15 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..models.log_likelihood import (
+from ...models.log_likelihood import (
     compute_elbo,
     compute_marginal_log_likelihood_autozi,
     compute_marginal_log_likelihood_scvi,
     compute_reconstruction_error,
 )
-from . import metrics
-from ._plots import plot_t_sne
-from ._posterior_sampling import eval_mode
+from .. import metrics
+from .plots import plot_t_sne
+from .sampling import eval_mode
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._accuracy import class_probabilities, compute_predictions
-from ._annotation_posterior import AnnotationPosterior
-from .inference import UnsupervisedTrainer
-from .trainer import Trainer
+from ..posterior.accuracy import class_probabilities, compute_predictions
+from ..posterior.annotation import AnnotationPosterior
+from .unsupervised import UnsupervisedTrainer
+from .loop import Trainer
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from sklearn.neighbors import KNeighborsClassifier
 
-from ._posterior_sampling import eval_mode
-from .metrics import unsupervised_clustering_accuracy
+from .sampling import eval_mode
+from ..metrics import unsupervised_clustering_accuracy
 
 __all__ = [
     "Accuracy",

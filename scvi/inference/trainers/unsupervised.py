@@ -1,0 +1,245 @@
+"""Unsupervised training of the scVI family by variational inference."""
+
+import copy
+import logging
+from typing import Optional, Union
+
+import torch
+
+from .step import parameters_device
+from .loop import Trainer
+
+logger = logging.getLogger(__name__)
+
+
+def model_terms(model, tensors, feed_labels: bool = True):
+    """``(reconst_loss, kl_local, kl_global)`` of a model on one mini-batch.
+
+    ``kl_local`` is the term the KL warm-up scales; models returning two values have
+    no global KL. Without ``feed_labels`` the model gets no labels (a
+    semi-supervised model then sums them out under its classifier).
+    """
+    x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
+    labels = labels if feed_labels else None
+    outputs = model(x, local_l_mean, local_l_var, batch_index=batch_index, y=labels)
+    if len(outputs) == 3:
+        return outputs
+    return outputs[0], outputs[1], 0.0
+
+
+class UnsupervisedTrainer(Trainer):
+    """The VariationalInference class for the unsupervised training of an
+    autoencoder.
+
+    Parameters
+    ----------
+    model
+        A model instance from class VAE, VAEC, SCANVI, AutoZIVAE.
+    gene_dataset
+        A :class:`~scvi.dataset.GeneExpressionDataset`.
+    train_size
+        The train size, either a float between 0 and 1 or an integer for the number
+        of training samples to use. Default: 0.8.
+    test_size
+        The test size, either a float between 0 and 1 or an integer for the number
+        of test samples to use. Default: None, the cells not in the train set. If
+        ``train_size`` and ``test_size`` do not add to 1 or the number of cells,
+        the remaining cells form a ``validation_set``.
+    n_iter_kl_warmup
+        Number of iterations for a linear warm-up of the weight of
+        ``KL(q(z|x) || p(z))`` (useful for bigger datasets;
+        ``int(128 * 5000 / 400)`` is a good value). Used only when
+        ``n_epochs_kl_warmup`` is None.
+    n_epochs_kl_warmup
+        Number of epochs for the linear warm-up of the KL term. After it, the
+        training objective is the ELBO. If not None, it overrides
+        ``n_iter_kl_warmup``. If your applications rely on the posterior quality
+        (differential expression, batch effect removal), train for more epochs
+        (or iterations) than the warm-up.
+    normalize_loss
+        Divide the loss by the number of training cells. Default: None, which is
+        False for an AutoZIVAE and True otherwise.
+    **kwargs
+        Other keywords arguments from the general :class:`Trainer` class.
+
+    Examples
+    --------
+    >>> gene_dataset = CortexDataset()
+    >>> vae = VAE(gene_dataset.nb_genes, n_batch=gene_dataset.n_batches * False,
+    ...           n_labels=gene_dataset.n_labels)
+    >>> trainer = UnsupervisedTrainer(vae, gene_dataset, train_size=0.5)
+    >>> trainer.train(n_epochs=20, lr=1e-3)
+    """
+
+    default_metrics_to_monitor = ["elbo"]
+
+    def __init__(
+        self,
+        model,
+        gene_dataset,
+        train_size: Union[int, float] = 0.8,
+        test_size: Optional[Union[int, float]] = None,
+        n_iter_kl_warmup: Optional[int] = None,
+        n_epochs_kl_warmup: Optional[int] = 400,
+        normalize_loss: Optional[bool] = None,
+        **kwargs,
+    ):
+        super().__init__(model, gene_dataset, **kwargs)
+        for name, value in (
+            ("n_iter_kl_warmup", n_iter_kl_warmup),
+            ("n_epochs_kl_warmup", n_epochs_kl_warmup),
+        ):
+            if value is not None and (not isinstance(value, int) or value < 0):
+                raise ValueError(
+                    f"{name} must be None or an integer >= 0, got {value!r}"
+                )
+        self.n_iter_kl_warmup = n_iter_kl_warmup
+        self.n_epochs_kl_warmup = n_epochs_kl_warmup
+        if normalize_loss is None:
+            normalize_loss = not hasattr(model, "get_alphas_betas")  # AutoZI
+        self.normalize_loss = normalize_loss
+        self.train_set, self.test_set, self.validation_set = self.train_test_validation(
+            model, gene_dataset, train_size, test_size
+        )
+        self.train_set.to_monitor = ["elbo"]
+        self.test_set.to_monitor = ["elbo"]
+        self.validation_set.to_monitor = ["elbo"]
+        self.n_samples = max(len(self.train_set.indices), 1)
+
+    @property
+    def posteriors_loop(self):
+        return ["train_set"]
+
+    @property
+    def kl_weight(self) -> float:
+        """Weight of the local KL term: rises linearly from 0 to 1 over the warm-up
+        (epochs when ``n_epochs_kl_warmup`` is set, else iterations)."""
+        if self.n_epochs_kl_warmup is not None:
+            if self.n_epochs_kl_warmup == 0:
+                return 1.0
+            return min(1.0, self.epoch / self.n_epochs_kl_warmup)
+        if self.n_iter_kl_warmup is not None:
+            if self.n_iter_kl_warmup == 0:
+                return 1.0
+            return min(1.0, self.n_iter / self.n_iter_kl_warmup)
+        return 1.0
+
+    def loss(self, tensors):
+        """Negative ELBO of a mini-batch, scaled to the training set.
+
+        ``n_samples * mean(reconst + kl_weight * kl_local) + kl_global``, divided
+        by ``n_samples`` when ``normalize_loss``.
+        """
+        return self._elbo_loss(tensors)
+
+    def _elbo_loss(self, tensors, feed_labels: bool = True):
+        """:meth:`loss`, with or without the cells' labels (see
+        :func:`model_terms`)."""
+        reconst_loss, kl_local, kl_global = model_terms(
+            self.model, tensors, feed_labels=feed_labels
+        )
+        loss = torch.mean(reconst_loss + self._step_kl_weight() * kl_local)
+        no_global = isinstance(kl_global, float) and kl_global == 0.0
+        if self.normalize_loss:  # (n_samples * mean + kl_global) / n_samples
+            return loss if no_global else loss + kl_global / self.n_samples
+        loss = loss * self.n_samples
+        return loss if no_global else loss + kl_global
+
+    def _step_kl_weight(self):
+        """:attr:`kl_weight`; during training, a 0-d tensor on the device filled
+        before each step (:meth:`on_iteration_begin`), so that a compiled loss
+        does not depend on the epoch or iteration number."""
+        buffer = self.__dict__.get("_kl_weight_buffer")
+        return self.kl_weight if buffer is None else buffer
+
+    def on_iteration_begin(self) -> None:
+        """Set the KL weight of the coming step."""
+        super().on_iteration_begin()
+        self._kl_weight_buffer.fill_(self.kl_weight)
+
+    def _warmup_unfinished(self) -> bool:
+        if self.n_epochs_kl_warmup is not None:
+            return self.n_epochs_kl_warmup > self.n_epochs
+        if self.n_iter_kl_warmup is not None:
+            return self.n_iter_kl_warmup > self.n_iter
+        return False
+
+    def on_training_begin(self) -> None:
+        """Say how long the KL warm-up lasts, and warn when it outlasts training."""
+        self._kl_weight_buffer = torch.zeros(
+            (), device=parameters_device(self.optimizer.param_groups)
+        )
+        if self.n_epochs_kl_warmup is not None:
+            logger.info("KL warmup phase: %d epochs", self.n_epochs_kl_warmup)
+        elif self.n_iter_kl_warmup is not None:
+            logger.info("KL warmup phase: %d iterations", self.n_iter_kl_warmup)
+        if self.n_epochs_kl_warmup is not None and self._warmup_unfinished():
+            logger.info(
+                "KL warmup phase exceeds overall training phase. If your "
+                "applications rely on the posterior quality, consider training for "
+                "more epochs or reducing the kl warmup."
+            )
+
+    def on_training_end(self) -> None:
+        """Warn when training ended before the KL warm-up did."""
+        self._kl_weight_buffer = None
+        if self._warmup_unfinished():
+            logger.info(
+                "Training is still in warming up phase. If your applications rely "
+                "on the posterior quality, consider training for more epochs or "
+                "reducing the kl warmup."
+            )
+
+
+class AdapterTrainer(UnsupervisedTrainer):
+    """Trains only the encoders of a fitted model on new cells (``posterior_test``),
+    the decoder staying fixed: a way to place new data in a trained latent space.
+
+    Parameters
+    ----------
+    model
+        A trained model with ``z_encoder`` and ``l_encoder``.
+    gene_dataset
+        The dataset of ``posterior_test``.
+    posterior_test
+        The posterior of the new cells.
+    frequency
+        Compute the ELBO of ``posterior_test`` every ``frequency`` epochs.
+    """
+
+    def __init__(self, model, gene_dataset, posterior_test, frequency: int = 5):
+        super().__init__(model, gene_dataset, frequency=frequency)
+        self.test_set = posterior_test
+        self.test_set.to_monitor = ["elbo"]
+        self.params = list(self.model.z_encoder.parameters()) + list(
+            self.model.l_encoder.parameters()
+        )
+        self.z_encoder_state = copy.deepcopy(model.z_encoder.state_dict())
+        self.l_encoder_state = copy.deepcopy(model.l_encoder.state_dict())
+
+    @property
+    def posteriors_loop(self):
+        return ["test_set"]
+
+    def on_epoch_begin(self) -> None:
+        """Keep every part of the model but the encoders in evaluation mode, so
+        that the decoder's batch-norm statistics stay those of the training data."""
+        encoders = (self.model.z_encoder, self.model.l_encoder)
+        for module in self.model.children():
+            if not any(module is encoder for encoder in encoders):
+                module.eval()
+
+    def train(self, n_path: int = 10, n_epochs: int = 50, **kwargs) -> float:
+        """Adapt the encoders ``n_path`` times, each from the encoders' state at
+        construction, for ``n_epochs`` epochs.
+
+        Returns
+        -------
+        float
+            The best (lowest) negative ELBO of ``posterior_test`` over all paths.
+        """
+        for _ in range(n_path):
+            self.model.z_encoder.load_state_dict(self.z_encoder_state)
+            self.model.l_encoder.load_state_dict(self.l_encoder_state)
+            super().train(n_epochs, params=self.params, **kwargs)
+        return min(self.history["elbo_test_set"])
