@@ -3,7 +3,7 @@
 import numpy as np
 
 from .base import PosteriorBase
-from .de import DifferentialExpressionMixin
+from .de_clusters import ClusterDifferentialExpressionMixin
 from .sampling import SamplingMixin, eval_mode
 from .scores import ScoresMixin
 from ..metrics import unsupervised_clustering_accuracy
@@ -11,7 +11,9 @@ from ..metrics import unsupervised_clustering_accuracy
 __all__ = ["Posterior", "unsupervised_clustering_accuracy"]
 
 
-class Posterior(DifferentialExpressionMixin, ScoresMixin, SamplingMixin, PosteriorBase):
+class Posterior(
+    ClusterDifferentialExpressionMixin, ScoresMixin, SamplingMixin, PosteriorBase
+):
     """The functional data unit.
 
     A ``Posterior`` is instantiated with a model and a ``gene_dataset``, and
