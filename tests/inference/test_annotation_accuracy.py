@@ -122,10 +122,20 @@ def imported_modules(path: Path):
 
 @pytest.mark.parametrize(
     "name",
-    ["posterior/__init__.py", "posterior/core.py", "posterior/base.py",
-     "posterior/de.py", "posterior/de_clusters.py", "posterior/sampling.py", "posterior/scores.py",
-     "posterior/batching.py", "trainers/loop.py", "metrics/__init__.py",
-     "metrics/neighbours.py", "metrics/clustering.py"],  # fmt: skip
+    [
+        "posterior/__init__.py",
+        "posterior/core.py",
+        "posterior/base.py",
+        "posterior/de.py",
+        "posterior/de_clusters.py",
+        "posterior/sampling.py",
+        "posterior/scores.py",
+        "posterior/batching.py",
+        "trainers/loop.py",
+        "metrics/__init__.py",
+        "metrics/neighbours.py",
+        "metrics/clustering.py",
+    ],
 )
 def test_posterior_modules_do_not_import_annotation(name):
     for module in imported_modules(INFERENCE / name):
