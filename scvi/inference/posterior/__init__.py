@@ -5,9 +5,15 @@ Public path of :class:`Posterior` (as in scVI 0.6). The code is laid out by conc
 * :mod:`.base`: which cells, in which order, as which tensors (and saving);
 * :mod:`.batching` and :mod:`.device_data`: the mini-batch iterators, on the host
   or on the device;
-* :mod:`.sampling`, :mod:`.scores`, :mod:`.de`: the queries (latent space and
-  samples; likelihoods and latent-space scores; differential expression);
-* :mod:`.core`: :class:`Posterior`, those parts assembled;
+* :mod:`.sampling`, :mod:`.scores`, :mod:`.de`, :mod:`.de_clusters`: the queries
+  (latent space and samples; likelihoods and latent-space scores; differential
+  expression, and over clusters);
+* :mod:`.core`: :class:`Posterior`, those parts assembled.
+
+Each part inherits the parts whose methods it calls (:mod:`.sampling` and
+:mod:`.de` extend :class:`~.base.PosteriorBase`, :mod:`.scores` extends
+:mod:`.sampling`, :mod:`.de_clusters` extends :mod:`.de`), so what one needs of
+another is written in its bases;
 * :mod:`.annotation` and :mod:`.accuracy`: the posterior of classifying models
   (public path: :mod:`scvi.inference.annotation`).
 """

@@ -2,18 +2,15 @@
 
 import numpy as np
 
-from .base import PosteriorBase
 from .de_clusters import ClusterDifferentialExpressionMixin
-from .sampling import SamplingMixin, eval_mode
+from .sampling import eval_mode
 from .scores import ScoresMixin
 from ..metrics import unsupervised_clustering_accuracy
 
 __all__ = ["Posterior", "unsupervised_clustering_accuracy"]
 
 
-class Posterior(
-    ClusterDifferentialExpressionMixin, ScoresMixin, SamplingMixin, PosteriorBase
-):
+class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin):
     """The functional data unit.
 
     A ``Posterior`` is instantiated with a model and a ``gene_dataset``, and

@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 
 from .. import differential_expression as de
+from .base import PosteriorBase
 from .batching import SequentialSubsetSampler, as_index_array
 from .sampling import eval_mode
 
@@ -25,8 +26,9 @@ SAMPLING_BATCH_ENTRIES = 1 << 22
 ArrayLike = Union[List, np.ndarray]
 
 
-class DifferentialExpressionMixin:
-    """Bayes-factor differential expression of :class:`~scvi.inference.Posterior`."""
+class DifferentialExpressionMixin(PosteriorBase):
+    """Bayes-factor differential expression of :class:`~scvi.inference.Posterior`
+    (built on the cell iteration of :class:`PosteriorBase`)."""
 
     def _sampling_batch_size(self) -> int:
         return max(128, SAMPLING_BATCH_ENTRIES // max(self.gene_dataset.nb_genes, 1))

@@ -13,6 +13,7 @@ import torch
 from scipy.stats import rankdata
 
 from ...models.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
+from .base import PosteriorBase
 
 TransformBatch = Optional[Union[int, Sequence[int]]]
 
@@ -45,8 +46,9 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
-class SamplingMixin:
-    """Queries of :class:`~scvi.inference.Posterior` that return per-cell arrays."""
+class SamplingMixin(PosteriorBase):
+    """Queries of :class:`~scvi.inference.Posterior` that return per-cell arrays
+    (built on the cell iteration of :class:`PosteriorBase`)."""
 
     def _check_transform_batch(self, batches: List[Optional[int]]) -> None:
         n_batch = getattr(self.model, "n_batch", 0)

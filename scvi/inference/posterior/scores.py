@@ -19,7 +19,7 @@ from ...models.log_likelihood import (
 )
 from .. import metrics
 from .plots import plot_t_sne
-from .sampling import eval_mode
+from .sampling import SamplingMixin, eval_mode
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,9 @@ def metric_mode(mode: str):
     return mark
 
 
-class ScoresMixin:
-    """Queries of :class:`~scvi.inference.Posterior` that return scores."""
+class ScoresMixin(SamplingMixin):
+    """Queries of :class:`~scvi.inference.Posterior` that return scores (built on
+    the latent spaces and imputations of :class:`SamplingMixin`)."""
 
     # ------------------------------------------------------------ likelihoods
     def _is_autozi(self) -> bool:
