@@ -8,14 +8,14 @@ Public path of :class:`Posterior` (as in scVI 0.6). The code is laid out by conc
 * :mod:`.sampling`, :mod:`.scores`, :mod:`.de`, :mod:`.de_clusters`: the queries
   (latent space and samples; likelihoods and latent-space scores; differential
   expression, and over clusters);
-* :mod:`.core`: :class:`Posterior`, those parts assembled.
+* :mod:`.core`: :class:`Posterior`, those parts assembled;
+* :mod:`.annotation` and :mod:`.accuracy`: the posterior of classifying models
+  (public path: :mod:`scvi.inference.annotation`).
 
 Each part inherits the parts whose methods it calls (:mod:`.sampling` and
 :mod:`.de` extend :class:`~.base.PosteriorBase`, :mod:`.scores` extends
 :mod:`.sampling`, :mod:`.de_clusters` extends :mod:`.de`), so what one needs of
-another is written in its bases;
-* :mod:`.annotation` and :mod:`.accuracy`: the posterior of classifying models
-  (public path: :mod:`scvi.inference.annotation`).
+another is written in its bases.
 """
 
 from ..metrics import unsupervised_clustering_accuracy
