@@ -42,13 +42,12 @@ def _forward_terms(model, tensors: Sequence[torch.Tensor], **kwargs) -> Tuple:
     outputs = model(
         x, local_l_mean, local_l_var, batch_index=batch_index, y=labels, **kwargs
     )
-    if len(outputs) not in (2, 3):
+    if len(outputs) != 3:
         raise ValueError(
-            "the model must return (reconst_loss, kl_local) or "
-            f"(reconst_loss, kl_local, kl_global), got {len(outputs)} values"
+            "the model's forward must return (reconst_loss, kl_local, kl_global) "
+            f"(see scvi.models.VAE.forward), got {len(outputs)} values"
         )
-    kl_global = outputs[2] if len(outputs) == 3 else 0.0
-    return outputs[0], outputs[1], kl_global
+    return tuple(outputs)
 
 
 def _sum_over_cells(posterior: Iterable, per_cell) -> Tuple[float, int]:

@@ -313,7 +313,7 @@ class JVAE(nn.Module):
         batch_index: Optional[torch.Tensor] = None,
         y: Optional[torch.Tensor] = None,
         mode: Optional[int] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    ) -> Tuple[torch.Tensor, torch.Tensor, float]:
         """Return the reconstruction loss and the Kullback divergences.
 
         Parameters
@@ -333,10 +333,12 @@ class JVAE(nn.Module):
 
         Returns
         -------
-        tuple of torch.Tensor
-            ``(reconst_loss, kl_divergence)``, each ``(batch_size,)``: the
-            negative log-likelihood and ``KL(q(z) || N(0, I))`` plus, when the
-            library is inferred, ``KL(q(l) || N(local_l_mean, local_l_var))``.
+        tuple
+            ``(reconst_loss, kl_divergence, 0.0)`` (the contract of
+            :meth:`scvi.models.VAE.forward`; no global KL), the first two
+            ``(batch_size,)``: the negative log-likelihood and ``KL(q(z) || N(0,
+            I))`` plus, when the library is inferred, ``KL(q(l) || N(local_l_mean,
+            local_l_var))``.
         """
         mode = self._mode(mode)
         qz_m, qz_v, z, ql_m, ql_v, library = self.encode(x, mode)
@@ -349,7 +351,7 @@ class JVAE(nn.Module):
             kl_divergence = kl_divergence + gaussian_kl(
                 ql_m, ql_v, local_l_mean, local_l_var
             )
-        return reconst_loss, kl_divergence
+        return reconst_loss, kl_divergence, 0.0
 
     # --------------------------------------------------------------- public API
     def sample_from_posterior_z(

@@ -18,7 +18,7 @@ sampling methods (``get_latents``, ``sample_from_posterior_z``,
 :class:`scvi.models._vae_sampling.VAESamplingMixin`.
 """
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -368,7 +368,7 @@ class VAE(VAESamplingMixin, nn.Module):
         local_l_var: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         y: Optional[torch.Tensor] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    ) -> Tuple[torch.Tensor, torch.Tensor, Union[torch.Tensor, float]]:
         """Returns the reconstruction loss and the KL divergences.
 
         Parameters
@@ -387,15 +387,19 @@ class VAE(VAESamplingMixin, nn.Module):
 
         Returns
         -------
-        tuple of torch.Tensor
-            ``(reconst_loss + kl_l, kl_z)``, each of shape ``(batch_size,)``: the
+        tuple
+            The return contract of every model of the scVI family (VAE, LDVAE,
+            VAEC, SCANVI, AutoZIVAE), as in scVI 0.6.8: ``(reconst_loss + kl_l,
+            kl_local, kl_global)``. The first two have shape ``(batch_size,)``: the
             negative log-likelihood plus the library KL (never annealed), and the
-            KL divergence of ``z`` (the term a KL warm-up scales). Their sum is
-            the negative ELBO of each cell.
+            KL divergence of ``z`` (the term a KL warm-up scales); ``kl_global``
+            is the KL divergence of the parameters shared by all cells (a scalar
+            tensor; the float 0.0 for a model without one). The negative ELBO of a
+            dataset of ``n`` cells is ``n * mean(first + second) + kl_global``.
         """
         outputs = self.inference(x, batch_index, y)
         reconst_loss = self.get_reconstruction_loss(
             x, outputs["px_rate"], outputs["px_r"], outputs["px_dropout"]
         )
         kl_z, kl_l = self.kl_divergences(outputs, local_l_mean, local_l_var)
-        return reconst_loss + kl_l, kl_z
+        return reconst_loss + kl_l, kl_z, 0.0

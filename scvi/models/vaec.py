@@ -185,7 +185,7 @@ class SemiSupervisedVAE(VAE):
         local_l_var: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         y: Optional[torch.Tensor] = None,
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    ) -> Tuple[torch.Tensor, torch.Tensor, float]:
         """Returns the reconstruction loss and the KL divergences.
 
         Parameters
@@ -203,8 +203,10 @@ class SemiSupervisedVAE(VAE):
 
         Returns
         -------
-        tuple of torch.Tensor
-            ``(reconst_loss + kl_l, kl_latent)``, each of shape ``(batch_size,)``:
+        tuple
+            ``(reconst_loss + kl_l, kl_latent, 0.0)`` (the contract of
+            :meth:`VAE.forward`; no global KL), the first two of shape
+            ``(batch_size,)``:
             the negative log-likelihood plus the library KL, and the KL terms of
             the latent variables (``KL(q(z | x, y) || p(z))`` for VAEC; ``log q(z1
             | x) - log p(z1 | z2, y) + KL(q(z2 | z1, y) || p(z2))`` for SCANVI).
@@ -212,10 +214,10 @@ class SemiSupervisedVAE(VAE):
             expectations over the labels and ``KL(q(y | .) || p(y))`` is added to
             ``kl_latent``.
         """
-        return self._losses(x, local_l_mean, local_l_var, batch_index, y)
+        return (*self._losses(x, local_l_mean, local_l_var, batch_index, y), 0.0)
 
     def _losses(self, x, local_l_mean, local_l_var, batch_index, y):
-        """The terms returned by :meth:`forward`."""
+        """The two per-cell terms returned by :meth:`forward`."""
         raise NotImplementedError
 
 
@@ -315,7 +317,7 @@ class VAEC(SemiSupervisedVAE):
         """scVI's terms given the labels; for unlabelled cells, the reconstruction
         loss and ``kl_z`` are expectations under ``q(y | x)``."""
         if y is not None:
-            return VAE.forward(self, x, local_l_mean, local_l_var, batch_index, y)
+            return VAE.forward(self, x, local_l_mean, local_l_var, batch_index, y)[:2]
         x_ = self._encoder_input(x)
         ql_m, ql_v, library = self.l_encoder(x_)
         ys = self._all_labels(x)

@@ -224,7 +224,7 @@ def test_kl_weight_scales_the_local_kl_in_the_loss(dataset):
     trainer.model.eval()
     tensors = next(iter(trainer.train_set.sequential()))
     torch.manual_seed(0)
-    reconst, kl = trainer.model(*tensors[:3], batch_index=tensors[3], y=tensors[4])
+    reconst, kl, _ = trainer.model(*tensors[:3], batch_index=tensors[3], y=tensors[4])
     for epoch in (0, 5):
         trainer.epoch = epoch
         torch.manual_seed(0)

@@ -118,19 +118,20 @@ def test_elbo_and_reconstruction_error():
     )
 
 
-def test_elbo_accepts_two_outputs_and_rejects_others():
+def test_elbo_needs_the_three_outputs_of_the_forward_contract():
     posterior = make_posterior()
     n = sum(tensors[0].shape[0] for tensors in posterior)
 
-    def two_outputs(x, *args, **kwargs):
-        return torch.ones(x.shape[0]), torch.full((x.shape[0],), 0.5)
+    def three_outputs(x, *args, **kwargs):
+        return torch.ones(x.shape[0]), torch.full((x.shape[0],), 0.5), 0.0
 
-    assert compute_elbo(two_outputs, posterior) == pytest.approx(1.5)
-    assert compute_reconstruction_error(two_outputs, posterior) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="reconst_loss, kl_local"):
-        compute_elbo(lambda *args, **kwargs: (torch.ones(n),), posterior)
+    assert compute_elbo(three_outputs, posterior) == pytest.approx(1.5)
+    assert compute_reconstruction_error(three_outputs, posterior) == pytest.approx(1.0)
+    for wrong in ((torch.ones(n),), (torch.ones(n), torch.ones(n))):
+        with pytest.raises(ValueError, match="reconst_loss, kl_local, kl_global"):
+            compute_elbo(lambda *args, _wrong=wrong, **kwargs: _wrong, posterior)
     with pytest.raises(ValueError, match="no cells"):
-        compute_elbo(two_outputs, [])
+        compute_elbo(three_outputs, [])
 
 
 @pytest.mark.parametrize("transformed_latent", [False, True])

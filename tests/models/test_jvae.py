@@ -70,7 +70,7 @@ def test_forward_backward_losses_and_libraries(losses, library):
     total = 0
     for mode in (0, 1):
         x, l_mean, l_var, batch, labels = make_data(mode)
-        reconst, kl = model(x, l_mean, l_var, batch, labels, mode=mode)
+        reconst, kl, _ = model(x, l_mean, l_var, batch, labels, mode=mode)
         assert reconst.shape == kl.shape == (N_CELLS,)
         assert torch.isfinite(reconst).all() and torch.isfinite(kl).all()
         total = total + (reconst + kl).sum()
@@ -97,7 +97,7 @@ def test_forward_backward_dispersions_and_decoders(dispersion, n_individual, n_s
     total = 0
     for mode in (0, 1):
         x, l_mean, l_var, batch, labels = make_data(mode)
-        reconst, kl = model(x, l_mean, l_var, batch, labels, mode=mode)
+        reconst, kl, _ = model(x, l_mean, l_var, batch, labels, mode=mode)
         assert torch.isfinite(reconst).all() and torch.isfinite(kl).all()
         total = total + (reconst + kl).sum()
     total.backward()
@@ -172,7 +172,7 @@ def test_loss_matches_hand_computation(mode):
     qz_m, qz_v, z, ql_m, ql_v, library = model.encode(x, mode)
     _, theta, rate, dropout = model.decode(z, mode, library, batch, labels)
     torch.manual_seed(1)
-    reconst, kl = model(x, l_mean, l_var, batch, labels, mode=mode)
+    reconst, kl, _ = model(x, l_mean, l_var, batch, labels, mode=mode)
     if mode == 0:
         log_px = log_zinb_positive(x, rate, theta, dropout)
         expected_kl = gaussian_kl(qz_m, qz_v) + gaussian_kl(ql_m, ql_v, l_mean, l_var)
@@ -261,7 +261,7 @@ def test_compute_elbo_decreases_with_training():
         loss = 0
         for mode in (0, 1):
             x, l_mean, l_var, batch, labels = data[mode]
-            reconst, kl = model(x, l_mean, l_var, batch, labels, mode=mode)
+            reconst, kl, _ = model(x, l_mean, l_var, batch, labels, mode=mode)
             loss = loss + (reconst + kl).mean()
         loss.backward()
         optimizer.step()

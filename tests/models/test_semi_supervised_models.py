@@ -89,7 +89,7 @@ def test_forward_backward_finite(
     model = make_model(name, dispersion, loss, with_batches, **kwargs)
     x, l_mean, l_var, batch_index, labels = make_minibatch(model.n_batch)
     y = labels if labelled else None
-    reconst, kl = model(x, l_mean, l_var, batch_index=batch_index, y=y)
+    reconst, kl, _ = model(x, l_mean, l_var, batch_index=batch_index, y=y)
     assert reconst.shape == kl.shape == (N_CELLS,)
     assert reconst.dtype == kl.dtype == torch.float32
     assert torch.isfinite(reconst).all() and torch.isfinite(kl).all()
@@ -117,7 +117,7 @@ def test_unlabelled_loss_is_expectation_over_labels(
 ):
     model = make_model(name, dispersion, loss, True, **kwargs).eval()
     x, l_mean, l_var, batch_index, _ = make_minibatch(model.n_batch)
-    reconst, kl = model(x, l_mean, l_var, batch_index, None)
+    reconst, kl, _ = model(x, l_mean, l_var, batch_index, None)
     per_label = [
         model(x, l_mean, l_var, batch_index, torch.full((N_CELLS, 1), k))
         for k in range(N_LABELS)
@@ -153,7 +153,7 @@ def test_labelled_loss_matches_hand_computation(name, dispersion, loss):
         qz2_m, qz2_v, z2 = model.encoder_z2_z1(out["z"], labels)
         pz1_m, pz1_v = model.decoder_z1_z2(z2, labels)
     torch.manual_seed(2)
-    reconst_kl_l, kl = model(x, l_mean, l_var, batch_index, labels)
+    reconst_kl_l, kl, _ = model(x, l_mean, l_var, batch_index, labels)
     kl_l = gaussian_kl(out["ql_m"], out["ql_v"], l_mean, l_var)
     expected = expected_reconstruction(loss, x, out) + kl_l
     torch.testing.assert_close(reconst_kl_l, expected)
@@ -294,7 +294,7 @@ def test_elbo_helper_decreases_with_training(name, kwargs):
     for epoch in range(40):
         for i, (x, l_mean, l_var, batch_index, labels) in enumerate(batches):
             y = labels if i == 0 else None  # one labelled, two unlabelled batches
-            reconst, kl = model(x, l_mean, l_var, batch_index, y)
+            reconst, kl, _ = model(x, l_mean, l_var, batch_index, y)
             optimizer.zero_grad()
             (reconst + kl).mean().backward()
             optimizer.step()

@@ -115,7 +115,7 @@ def expected_theta(model, dispersion, batch_index, labels, out):
 def test_forward_backward_finite(cls, dispersion, loss, latent, with_batches):
     model = make_model(cls, dispersion, loss, latent, with_batches)
     x, l_mean, l_var, batch_index, labels = make_minibatch(model.n_batch)
-    reconst, kl = model(x, l_mean, l_var, batch_index=batch_index, y=labels)
+    reconst, kl, _ = model(x, l_mean, l_var, batch_index=batch_index, y=labels)
     assert reconst.shape == kl.shape == (N_CELLS,)
     assert reconst.dtype == kl.dtype == torch.float32
     assert torch.isfinite(reconst).all() and torch.isfinite(kl).all()
@@ -131,7 +131,7 @@ def test_losses_match_hand_computation(cls, dispersion, loss, latent, with_batch
     torch.manual_seed(3)
     out = model.inference(x, batch_index, labels)
     torch.manual_seed(3)
-    reconst_kl_l, kl_z = model(x, l_mean, l_var, batch_index, labels)
+    reconst_kl_l, kl_z, _ = model(x, l_mean, l_var, batch_index, labels)
     theta = expected_theta(model, dispersion, batch_index, labels, out)
     torch.testing.assert_close(out["px_r"].expand(N_CELLS, N_GENES), theta)
     rate = torch.exp(out["library"]) * out["px_scale"]
@@ -228,7 +228,7 @@ def test_latent_sampling_methods(cls, latent):
 def test_sampling_without_labels_and_batches():
     model = VAE(N_GENES, n_hidden=N_HIDDEN, n_latent=N_LATENT)
     x, l_mean, l_var, _, _ = make_minibatch(0)
-    reconst, kl = model(x, l_mean, l_var)
+    reconst, kl, _ = model(x, l_mean, l_var)
     assert torch.isfinite(reconst + kl).all()
     assert model.get_sample_scale(x).shape == (N_CELLS, N_GENES)
     gene_label = VAE(N_GENES, n_labels=2, dispersion="gene-label")
@@ -371,7 +371,7 @@ def train(model, batches, n_epochs=40, lr=1e-2):
     model.train()
     for _ in range(n_epochs):
         for x, l_mean, l_var, batch_index, labels in batches:
-            reconst, kl = model(x, l_mean, l_var, batch_index, labels)
+            reconst, kl, _ = model(x, l_mean, l_var, batch_index, labels)
             optimizer.zero_grad()
             (reconst + kl).mean().backward()
             optimizer.step()

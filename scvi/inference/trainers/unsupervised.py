@@ -13,18 +13,16 @@ logger = logging.getLogger(__name__)
 
 
 def model_terms(model, tensors, feed_labels: bool = True):
-    """``(reconst_loss, kl_local, kl_global)`` of a model on one mini-batch.
+    """``(reconst_loss, kl_local, kl_global)`` of a model on one mini-batch: the
+    return contract of the models' ``forward`` (see :meth:`scvi.models.VAE.forward`).
 
-    ``kl_local`` is the term the KL warm-up scales; models returning two values have
-    no global KL. Without ``feed_labels`` the model gets no labels (a
-    semi-supervised model then sums them out under its classifier).
+    ``kl_local`` is the term the KL warm-up scales. Without ``feed_labels`` the
+    model gets no labels (a semi-supervised model then sums them out under its
+    classifier).
     """
     x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
     labels = labels if feed_labels else None
-    outputs = model(x, local_l_mean, local_l_var, batch_index=batch_index, y=labels)
-    if len(outputs) == 3:
-        return outputs
-    return outputs[0], outputs[1], 0.0
+    return model(x, local_l_mean, local_l_var, batch_index=batch_index, y=labels)
 
 
 class UnsupervisedTrainer(Trainer):
