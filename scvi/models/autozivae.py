@@ -27,11 +27,18 @@ from torch import nn
 from torch.distributions import Beta, Gamma, kl_divergence
 
 from ._categories import per_category_shape
+from ._compat import fill_missing_entries
 from .log_likelihood import log_zinb_positive
 from .modules.utils import check_option, expand_samples, one_hot
 from .vae import VAE
 
 ZERO_INFLATIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
+
+
+def _fixed_priors(model) -> dict:
+    """The fixed prior parameters of an :class:`AutoZIVAE` (buffers here)."""
+    names = ("alpha_prior_value", "beta_prior_value")
+    return {n: getattr(model, n) for n in names if getattr(model, n) is not None}
 
 
 class AutoZIVAE(VAE):
@@ -95,6 +102,8 @@ class AutoZIVAE(VAE):
             self.beta_posterior_slope = nn.Parameter(torch.zeros(shape))
         self._init_prior("alpha", alpha_prior)
         self._init_prior("beta", beta_prior)
+        # scVI 0.6.8 kept fixed priors out of the state dict
+        fill_missing_entries(self, _fixed_priors)
 
     def _init_prior(self, name: str, value: Optional[float]) -> None:
         """A learned logit (value None) or a fixed buffer for a prior parameter."""

@@ -13,6 +13,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 
+from ._compat import reshape_entry
 from ._likelihoods import gaussian_kl
 from .classifier import Classifier
 from .modules import DecoderSCVI, Encoder
@@ -140,6 +141,7 @@ class SemiSupervisedVAE(VAE):
             )
         super().__init__(n_input, n_batch=n_batch, n_labels=n_labels, **vae_kwargs)
         self.register_buffer("y_prior", label_prior(y_prior, n_labels))
+        reshape_entry(self, "y_prior")  # scVI 0.6.8 saved it as (1, n_labels)
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities of cells.

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .fc_layers import FCLayers, hidden_layers
+from .._compat import fill_missing_entries
 from .utils import check_option
 
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
@@ -193,6 +194,17 @@ class DecoderSCVI(SCVIHeadsMixin, nn.Module):
         return self.px_scale_decoder(self.px_decoder(z, *cat_list))
 
 
+def _linear_decoder_defaults(decoder) -> dict:
+    """Entries of a :class:`LinearDecoderSCVI` that scVI 0.6.8 did not save."""
+    bias = decoder.px_dropout_decoder.fc_layers[0][0].bias
+    defaults = {
+        "px_dropout_decoder.fc_layers.Layer 0.0.bias": torch.zeros_like(bias),
+    }
+    for name, value in decoder.px_r_decoder.state_dict().items():
+        defaults[f"px_r_decoder.{name}"] = value
+    return defaults
+
+
 class LinearDecoderSCVI(nn.Module):
     """Linear decoder of LDVAE: ``px_scale = softmax(W z + covariates)``.
 
@@ -239,6 +251,9 @@ class LinearDecoderSCVI(nn.Module):
         self.factor_regressor = linear_head(bias)
         self.px_dropout_decoder = linear_head(True)
         self.px_r_decoder = linear_head(True)
+        # scVI 0.6.8 had no px_r_decoder and no bias in px_dropout_decoder: a state
+        # dict of 0.6.8 loads with a zero bias (the same outputs)
+        fill_missing_entries(self, _linear_decoder_defaults)
 
     def forward(
         self, dispersion: str, z: torch.Tensor, library: torch.Tensor, *cat_list

@@ -1,0 +1,82 @@
+"""Models saved by scVI 0.6.8 load here (``strict=True``) and give its outputs.
+
+Reads ``../shared/data/scvi-0.6.8-saved`` (state dicts of untrained models built
+with the arguments of ``models.json``, and the outputs 0.6.8 gave for fixed inputs);
+skipped without it.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from scvi.models import LDVAE, SCANVI, VAE, AutoZIVAE
+
+SAVED = Path(__file__).resolve().parents[3] / "shared" / "data" / "scvi-0.6.8-saved"
+pytestmark = pytest.mark.skipif(not SAVED.is_dir(), reason="no scvi-0.6.8-saved data")
+
+
+def load(name, model_class):
+    specs = json.loads((SAVED / "models.json").read_text())["models"]
+    model = model_class(**specs[name]["kwargs"])
+    state = torch.load(SAVED / f"{name}.pt", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def expected():
+    return np.load(SAVED / "expected.npz")
+
+
+def close(ours, theirs):
+    ours = ours.detach().numpy() if torch.is_tensor(ours) else np.asarray(ours)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name, model_class", [("vae", VAE), ("ldvae", LDVAE), ("scanvi", SCANVI)]
+)
+def test_latent_means_match(expected, name, model_class):
+    model = load(name, model_class)
+    x = torch.from_numpy(expected["x"])
+    with torch.no_grad():
+        close(
+            model.sample_from_posterior_z(x, give_mean=True), expected[f"{name}_z_mean"]
+        )
+
+
+def test_ldvae_loadings_match(expected):
+    close(load("ldvae", LDVAE).get_loadings(), expected["ldvae_loadings"])
+
+
+def test_scanvi_classification_matches(expected):
+    model = load("scanvi", SCANVI)
+    with torch.no_grad():
+        close(
+            model.classify(torch.from_numpy(expected["x"])), expected["scanvi_classify"]
+        )
+
+
+def test_autozivae_posteriors_and_priors_match(expected):
+    values = load("autozivae", AutoZIVAE).get_alphas_betas(as_numpy=True)
+    for name in ("alpha_posterior", "beta_posterior", "alpha_prior", "beta_prior"):
+        close(np.ravel(values[name]), np.ravel(expected[f"autozivae_{name}"]))
+
+
+@pytest.mark.parametrize("model_class", [LDVAE, SCANVI, AutoZIVAE])
+def test_own_state_dicts_still_load(model_class):
+    kwargs = dict(n_input=20, n_batch=2)
+    if model_class is SCANVI:
+        kwargs["n_labels"] = 3
+    model = model_class(**kwargs).eval()
+    copy = model_class(**kwargs).eval()
+    copy.load_state_dict(model.state_dict(), strict=True)
+    x = torch.poisson(torch.full((6, 20), 3.0))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            copy.sample_from_posterior_z(x, give_mean=True),
+            model.sample_from_posterior_z(x, give_mean=True),
+        )
