@@ -26,6 +26,18 @@ from .posterior import Posterior
 #: the posterior classes ``load_posterior`` knows, by the type name saved with them
 POSTERIOR_CLASSES = {cls.__name__: cls for cls in (Posterior, AnnotationPosterior)}
 
+# a directory written by scVI 0.6.8's save_posterior names the class in this file;
+# its data loader arguments (data_loader_kwargs.h5) are a pickled pandas object,
+# which is not read: the batch size is 0.6.8's default
+SCVI_068_TYPE_FILE = "posterior_type.txt"
+
+
+def _scvi_068_attributes(dir_path: str) -> dict:
+    """The settings of a posterior saved by scVI 0.6.8."""
+    with open(os.path.join(dir_path, SCVI_068_TYPE_FILE)) as f:
+        return {"posterior_type": f.read().strip(), "batch_size": 128}
+
+
 __all__ = [
     "load_posterior",
     "entropy_batch_mixing",
@@ -50,7 +62,10 @@ def load_posterior(
     Parameters
     ----------
     dir_path
-        Directory containing the posterior properties to be retrieved.
+        Directory containing the posterior properties to be retrieved: written by
+        :meth:`~scvi.inference.Posterior.save_posterior`, or by scVI 0.6.8's
+        (``posterior_type.txt``; its pickled ``data_loader_kwargs.h5`` is not
+        read, the batch size is 128).
     model
         scVI initialized model.
     use_cuda
@@ -80,14 +95,22 @@ def load_posterior(
 
     dir_path = os.fspath(dir_path)
     paths = {key: os.path.join(dir_path, name) for key, name in POSTERIOR_FILES.items()}
+    if not os.path.exists(paths["attributes"]) and os.path.exists(
+        os.path.join(dir_path, SCVI_068_TYPE_FILE)
+    ):
+        attributes = _scvi_068_attributes(dir_path)
+        del paths["attributes"]
+    else:
+        attributes = None
     missing = [p for p in paths.values() if not os.path.exists(p)]
     if missing:
         raise ValueError(
             f"dir_path {dir_path!r} does not hold a saved posterior: missing "
             f"{', '.join(os.path.basename(p) for p in missing)}"
         )
-    with open(paths["attributes"]) as f:
-        attributes = json.load(f)
+    if attributes is None:
+        with open(paths["attributes"]) as f:
+            attributes = json.load(f)
     posterior_type = attributes.get("posterior_type", "Posterior")
     posterior_class = POSTERIOR_CLASSES.get(posterior_type)
     if posterior_class is None:

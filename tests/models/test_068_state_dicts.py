@@ -80,3 +80,23 @@ def test_own_state_dicts_still_load(model_class):
             copy.sample_from_posterior_z(x, give_mean=True),
             model.sample_from_posterior_z(x, give_mean=True),
         )
+
+
+def test_posterior_saved_by_scvi_068_loads(expected):
+    from scvi.inference import Posterior, load_posterior
+
+    specs = json.loads((SAVED / "models.json").read_text())["models"]
+    spec = specs["posterior_vae_train"]
+    model = VAE(**spec["kwargs"])
+    posterior = load_posterior(str(SAVED / "posterior_vae_train"), model=model)
+    assert type(posterior) is Posterior
+    np.testing.assert_array_equal(posterior.indices, spec["indices"])
+    assert posterior.gene_dataset.nb_genes == spec["kwargs"]["n_input"]
+    x = torch.from_numpy(expected["x"])
+    with torch.no_grad():
+        close(
+            model.sample_from_posterior_z(x, give_mean=True),
+            expected["posterior_vae_z_mean"],
+        )
+    latent = posterior.get_latent(give_mean=True)[0]
+    assert latent.shape == (len(spec["indices"]), spec["kwargs"]["n_latent"])
