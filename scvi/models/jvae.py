@@ -129,7 +129,12 @@ class JVAE(nn.Module):
             self.indices_mappings.append(mapping)
             self.register_buffer(f"_gene_index_{i}", torch.from_numpy(mapping), False)
 
-        self.px_r = init_px_r(dispersion, total_genes, n_batch, n_labels)
+        if dispersion == "gene-batch" and n_batch < 1:
+            # scVI 0.6.8's defaults (gene-batch dispersion, n_batch=0): the model
+            # is built, with no dispersion column, and refuses to decode (below)
+            self.px_r = nn.Parameter(torch.randn(total_genes, 0))
+        else:
+            self.px_r = init_px_r(dispersion, total_genes, n_batch, n_labels)
         self.z_encoder = MultiEncoder(
             n_heads=self.n_dataset,
             n_input_list=self.n_input_list,
@@ -273,6 +278,11 @@ class JVAE(nn.Module):
             if covariate is None:
                 raise ValueError(f"dispersion={self.dispersion!r} needs its covariate")
             theta = self.px_r[index]
+            if theta.shape[1] == 0:
+                raise ValueError(
+                    "dispersion='gene-batch' needs n_batch >= 1 to decode counts; "
+                    "build the JVAE with n_batch or dispersion='gene'"
+                )
             px_r = torch.exp(
                 F.linear(one_hot(covariate, theta.shape[1], z.dtype), theta)
             )
