@@ -6,7 +6,7 @@ from typing import Dict, List, Tuple, Union
 import numpy as np
 
 from ._categories import remap_categories
-from ._checks import check_categorical
+from ._checks import UnknownNameError, check_categorical
 
 logger = logging.getLogger("scvi.dataset.dataset")
 
@@ -19,15 +19,15 @@ class CellTypeMixin:
 
         Raises
         ------
-        ValueError
-            If a name is not in ``cell_types``.
+        UnknownNameError
+            (a KeyError and a ValueError) If a name is not in ``cell_types``.
         """
         names = np.atleast_1d(np.asarray(cell_types)).astype(str)
         known = np.asarray(self.cell_types).astype(str)
         lookup = {name: code for code, name in enumerate(known)}
-        unknown = [name for name in names if name not in lookup]
+        unknown = [str(name) for name in names if name not in lookup]
         if unknown:
-            raise ValueError(
+            raise UnknownNameError(
                 f"cell types not found: {unknown[:10]}; known: {known.tolist()[:20]}"
             )
         return np.array([lookup[name] for name in names], dtype=np.int64)

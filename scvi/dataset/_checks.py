@@ -8,6 +8,17 @@ import pandas as pd
 import scipy.sparse as sp_sparse
 
 
+class UnknownNameError(KeyError, ValueError):
+    """A gene or cell-type name the dataset does not have.
+
+    Both a :class:`KeyError` (what scVI 0.6.8 raised from ``reorder_genes``) and a
+    :class:`ValueError`, so that callers written for either catch it.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 def check_counts(X, name: str = "X"):
     """Validate a (cells x genes) count matrix and return it as ndarray or CSR.
 

@@ -5,7 +5,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ._checks import as_index
+from ._checks import UnknownNameError, as_index
 from ._gene_selection import highly_variable_genes
 from ._matrix import col_sums, row_sums
 
@@ -200,9 +200,9 @@ class FilterMixin:
                 duplicated.add(name)
             positions[name] = i
         asked = genes.astype(str)
-        missing = [g for g in asked if g not in positions]
+        missing = [str(g) for g in asked if g not in positions]
         if missing:
-            raise ValueError(f"genes not found in {on}: {missing[:10]}")
+            raise UnknownNameError(f"genes not found in {on}: {missing[:10]}")
         ambiguous = sorted(duplicated.intersection(asked))
         if ambiguous:
             raise ValueError(f"genes appear more than once in {on}: {ambiguous[:10]}")

@@ -79,10 +79,17 @@ class GeneExpressionDataset(
 
     # --------------------------------------------------------------- registration
     def _protected_name(self, attribute_name: str, method: str) -> str:
-        """Rename an attribute that would shadow the dataset's own members."""
+        """Rename an attribute that would shadow the dataset's own members (its
+        properties and methods, and the internal state it keeps, such as ``_X``)."""
         allowed = {"batch_indices", "labels"}
-        if attribute_name == "X" or (
-            attribute_name not in allowed and hasattr(type(self), attribute_name)
+        registered = self.cell_attribute_names | self.gene_attribute_names
+        for source, targets in self.attribute_mappings.items():
+            registered = registered | {source, *targets}
+        internal = attribute_name in vars(self) and attribute_name not in registered
+        if (
+            attribute_name == "X"
+            or internal
+            or (attribute_name not in allowed and hasattr(type(self), attribute_name))
         ):
             new_name = f"{attribute_name}_cell"
             logger.warning(
