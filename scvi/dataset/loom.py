@@ -151,6 +151,8 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
         code).
     delayed_populating
         Switch for delayed populating mechanism.
+    encode_labels_name_into_int
+        scVI 0.6.8's name of ``code_labels_name_into_int`` (keyword only).
 
     Raises
     ------
@@ -185,7 +187,16 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
         gene_names_attribute_name: str = "Gene",
         cell_types_attribute_name: str = "CellTypes",
         delayed_populating: bool = False,
+        *,
+        encode_labels_name_into_int: Optional[bool] = None,
     ):
+        if encode_labels_name_into_int is not None:
+            if code_labels_name_into_int and not encode_labels_name_into_int:
+                raise ValueError(
+                    "code_labels_name_into_int and encode_labels_name_into_int (its "
+                    "scVI 0.6.8 name) disagree; give one of them"
+                )
+            code_labels_name_into_int = encode_labels_name_into_int
         self.batch_indices_attribute_name = batch_indices_attribute_name
         self.labels_attribute_name = labels_attribute_name
         self.code_labels_name_into_int = code_labels_name_into_int

@@ -681,3 +681,26 @@ def test_round_trip_with_duplicated_cell_type_names():
     copy = AnnDatasetFromAnnData(dataset.to_anndata())
     np.testing.assert_array_equal(copy.labels, dataset.labels)
     np.testing.assert_array_equal(copy.cell_types, ["T", "B", "T"])
+
+
+def test_loom_accepts_scvi_068_keyword(tmp_path):
+    # encode_labels_name_into_int is scVI 0.6.8's name of code_labels_name_into_int
+    loom_file(
+        tmp_path / "named.loom",
+        np.arange(6.0).reshape(2, 3) + 1,
+        col_attrs={"ClusterID": np.array([b"y", b"x", b"y"])},
+        row_attrs={"Gene": np.array([b"a", b"b"])},
+        attrs={"CellTypes": np.array([b"x", b"y"])},
+    )
+    path = str(tmp_path)
+    ours = LoomDataset("named.loom", save_path=path, code_labels_name_into_int=True)
+    theirs = LoomDataset("named.loom", save_path=path, encode_labels_name_into_int=True)
+    np.testing.assert_array_equal(theirs.labels, ours.labels)
+    np.testing.assert_array_equal(np.ravel(ours.labels), [1, 0, 1])
+    with pytest.raises(ValueError, match="disagree"):
+        LoomDataset(
+            "named.loom",
+            save_path=path,
+            code_labels_name_into_int=True,
+            encode_labels_name_into_int=False,
+        )
