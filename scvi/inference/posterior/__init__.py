@@ -18,7 +18,44 @@ Each part inherits the parts whose methods it calls (:mod:`.sampling` and
 another is written in its bases.
 """
 
-from ..metrics import unsupervised_clustering_accuracy
+from ...models.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
+from ...models.log_likelihood import (
+    compute_elbo,
+    compute_marginal_log_likelihood_autozi,
+    compute_marginal_log_likelihood_scvi,
+    compute_reconstruction_error,
+)
+from ..metrics import (
+    entropy_batch_mixing,
+    knn_purity,
+    nn_overlap,
+    plot_imputation,
+    unsupervised_clustering_accuracy,
+)
+from .batching import (
+    RandomSampler,
+    SequentialSampler,
+    SequentialSubsetSampler,
+    SubsetRandomSampler,
+)
 from .core import Posterior
 
-__all__ = ["Posterior", "unsupervised_clustering_accuracy"]
+# Posterior, and the names scVI 0.6.8 code imports from this module
+__all__ = [
+    "Posterior",
+    "entropy_batch_mixing",
+    "knn_purity",
+    "nn_overlap",
+    "plot_imputation",
+    "unsupervised_clustering_accuracy",
+    "compute_elbo",
+    "compute_reconstruction_error",
+    "compute_marginal_log_likelihood_scvi",
+    "compute_marginal_log_likelihood_autozi",
+    "NegativeBinomial",
+    "ZeroInflatedNegativeBinomial",
+    "SequentialSampler",
+    "RandomSampler",
+    "SequentialSubsetSampler",
+    "SubsetRandomSampler",
+]
