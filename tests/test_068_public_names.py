@@ -71,3 +71,32 @@ def test_models_utils_behave_as_in_scvi_068():
     torch.testing.assert_close(tiled, o.repeat(3, 1))
     assert iterate([1, [2, 3], (4,)], lambda v: v * 10) == [10, [20, 30], (40,)]
     assert iterate(None, lambda v: v * 10) is None
+
+
+def test_dataset_helpers_behave_as_in_scvi_068():
+    import numpy as np
+    import scipy.sparse as sp
+
+    from scvi.dataset.dataset import (
+        check_nonnegative_integers,
+        compute_library_size,
+        concatenate_arrays,
+    )
+
+    X = np.array([[1, 0, 2], [0, 0, 0], [3, 1, 0]], dtype=np.float32)
+    # values printed by scVI 0.6.8 for this matrix (an empty cell counts as log 1)
+    mean, var = compute_library_size(X)
+    assert mean.shape == var.shape == (1, 1) and mean.dtype == np.float32
+    np.testing.assert_allclose([mean[0, 0], var[0, 0]], [0.8283022, 0.3568358], 1e-6)
+    np.testing.assert_array_equal(compute_library_size(sp.csr_matrix(X))[0], mean)
+    assert check_nonnegative_integers(X) and check_nonnegative_integers(
+        sp.csr_matrix(X)
+    )
+    assert not check_nonnegative_integers(X + 0.5)
+    assert not check_nonnegative_integers(-X)
+    assert not check_nonnegative_integers(np.array([[np.nan, 1.0]]))
+    dense = concatenate_arrays([X, X[:1]])
+    assert isinstance(dense, np.ndarray) and dense.shape == (4, 3)
+    mixed = concatenate_arrays([sp.csr_matrix(X), X[:1]])
+    assert sp.isspmatrix_csr(mixed)
+    np.testing.assert_array_equal(mixed.toarray(), dense)

@@ -92,3 +92,71 @@ def library_size_stats(X, batch_indices: np.ndarray) -> Tuple[np.ndarray, np.nda
             local_means[in_batch] = np.mean(values)
             local_vars[in_batch] = np.var(values)
     return local_means, local_vars
+
+
+def check_nonnegative_integers(X) -> bool:
+    """Whether ``X`` holds count data: finite, non-negative integer values.
+
+    Parameters
+    ----------
+    X
+        Dense array or sparse matrix.
+
+    Returns
+    -------
+    bool
+        True for counts (also for an empty matrix).
+    """
+    values = X.data if sp_sparse.issparse(X) else np.asarray(X)
+    if values.size == 0:
+        return True
+    if not np.issubdtype(values.dtype, np.number):
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(
+            np.all(np.isfinite(values))
+            and np.all(values >= 0)
+            and np.all(values == np.round(values))
+        )
+
+
+def compute_library_size(data) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the log library size over all cells, as scVI 0.6.8's
+    ``scvi.dataset.dataset.compute_library_size``: an empty cell counts with a log
+    library size of 0 (the datasets' ``local_means`` leave such cells out).
+
+    Parameters
+    ----------
+    data
+        Counts, (n_cells, n_genes), dense or sparse.
+
+    Returns
+    -------
+    local_mean, local_var
+        float32 arrays of shape ``(1, 1)`` (population variance).
+    """
+    library = row_sums(data)
+    log_library = np.log(np.where(library > 0, library, 1.0))
+    mean = np.float32(np.mean(log_library)) if log_library.size else np.float32(0)
+    var = np.float32(np.var(log_library)) if log_library.size else np.float32(0)
+    return np.full((1, 1), mean, np.float32), np.full((1, 1), var, np.float32)
+
+
+def concatenate_arrays(arrays):
+    """Stack arrays along the first axis: a CSR matrix when any of them is sparse,
+    else a dense array.
+
+    Parameters
+    ----------
+    arrays
+        Dense arrays or sparse matrices with the same number of columns.
+
+    Returns
+    -------
+    numpy.ndarray or scipy.sparse.csr_matrix
+        The rows of every array, in order.
+    """
+    arrays = list(arrays)
+    if any(sp_sparse.issparse(a) for a in arrays):
+        return sp_sparse.vstack([sp_sparse.csr_matrix(a) for a in arrays]).tocsr()
+    return np.concatenate(arrays)

@@ -18,7 +18,13 @@ from ._collate import CollateMixin
 from ._derived import DerivedDataMixin
 from ._download import download_file
 from ._filters import FilterMixin
-from ._matrix import library_size_stats, nonzero_fraction
+from ._matrix import (
+    check_nonnegative_integers,
+    compute_library_size,
+    concatenate_arrays,
+    library_size_stats,
+    nonzero_fraction,
+)
 from ._populate import PopulateMixin
 from ._registry import CellMeasurement, OrderedSet
 
@@ -29,6 +35,10 @@ __all__ = [
     "DownloadableDataset",
     "CellMeasurement",
     "remap_categories",
+    # helpers scVI 0.6.8 code imports from this module
+    "check_nonnegative_integers",
+    "compute_library_size",
+    "concatenate_arrays",
 ]
 
 _LIBRARY_ATTRIBUTES = ("local_means", "local_vars")
