@@ -210,21 +210,33 @@ class PbmcDataset(_TenxSourcesMixin, DownloadableDataset):
         logger.info("Finished preprocessing dataset")
 
 
+def _purified_folder(save_path: str, names) -> str:
+    """Where the populations' 10x folders are: ``save_path/<name>`` as in scVI
+    0.6.8, or ``save_path/10X/<name>`` (an earlier layout of this library) when
+    only that one holds some of them."""
+    here = any(os.path.isdir(os.path.join(save_path, name)) for name in names)
+    nested = os.path.join(save_path, "10X")
+    if not here and any(os.path.isdir(os.path.join(nested, name)) for name in names):
+        return nested
+    return save_path
+
+
 class PurifiedPBMCDataset(_TenxSourcesMixin, DownloadableDataset):
     """Purified PBMC dataset from: "Massively parallel digital transcriptional
     profiling of single cells".
 
     Each sorted population is a 10x dataset read with :class:`Dataset10X` from
-    ``save_path/10X/<name>/``; they are merged on their gene ids, each population
-    giving one cell type (``labels`` code ``i`` for ``cell_types[i]``, the
-    population names) and its own batch. ``cd4_t_helper`` appears twice in the list
-    below (kept so that indices match); it is loaded once.
+    ``save_path/<name>/`` (as in scVI 0.6.8; ``save_path/10X/<name>/`` is read
+    too when only that folder holds them); they are merged on their gene ids,
+    each population giving one cell type (``labels`` code ``i`` for
+    ``cell_types[i]``, the population names) and its own batch.
+    ``cd4_t_helper`` appears twice in the list below (kept so that indices match);
+    it is loaded once.
 
     Parameters
     ----------
     save_path : str
-        Location to use when saving/loading the data (the 10x datasets go to
-        ``save_path/10X``).
+        Location to use when saving/loading the data (a folder per population).
     subset_datasets : list of int or numpy.ndarray, optional
         Index for subsetting the following list of datasets which are used to form
         the ``PurifiedPBMCDataset``: "cd4_t_helper", "regulatory_t", "naive_t",
@@ -252,7 +264,7 @@ class PurifiedPBMCDataset(_TenxSourcesMixin, DownloadableDataset):
         super().__init__(
             self.dataset_names,
             save_path,
-            os.path.join(save_path, "10X"),
+            _purified_folder(save_path, self.dataset_names),
             remove_extracted_data,
             delayed_populating,
         )

@@ -528,3 +528,14 @@ def test_brain_large_errors(tmp_path):
         BrainLargeDataset(filename="other.h5", save_path=str(tmp_path))
     with pytest.raises(ValueError, match="loading_batch_size must be a positive"):
         BrainLargeDataset(save_path=str(tmp_path), loading_batch_size=0)
+
+
+def test_purified_pbmc_reads_scvi_068_layout(tmp_path):
+    # scVI 0.6.8 reads save_path/<population>/ (no 10X level): nothing downloaded
+    copy_fixture(tmp_path, "10X/cd34", "10X/b_cells")
+    names = ["b_cells", "cd34"]
+    dataset = PurifiedPBMCDataset(
+        save_path=str(tmp_path / "10X"), subset_datasets=names
+    )
+    assert list(dataset.cell_types) == names
+    assert dataset.nb_cells == 100
