@@ -1,0 +1,47 @@
+"""The ``scvi`` command line.
+
+``scvi train INPUT --out OUT.h5ad`` fits scVI (a :class:`~scvi.models.VAE` trained
+by :class:`~scvi.inference.UnsupervisedTrainer`) to a count matrix and writes an
+``.h5ad`` file holding the counts, the latent space (``obsm["X_scVI"]``) and the
+normalized expression (``layers["scvi_normalized"]``) of every cell.
+``scvi train --demo --out OUT.h5ad`` does the same on a synthetic dataset, offline.
+``scvi demo`` builds a synthetic dataset and prints it.
+
+Errors a user can fix (a missing file, an unknown format or batch key, a bad
+option value, an existing output) print ``scvi: error: ...`` and exit with status 2.
+"""
+
+import sys
+from typing import List, Optional
+
+from .parser import DISPERSIONS, LIKELIHOODS, _UsageError, build_parser
+from .reading import input_format, load_input
+from .writing import write_h5ad_atomically
+
+__all__ = [
+    "main",
+    "build_parser",
+    "input_format",
+    "load_input",
+    "write_h5ad_atomically",
+    "LIKELIHOODS",
+    "DISPERSIONS",
+]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the ``scvi`` command; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except _UsageError as error:
+        error.parser.print_usage(sys.stderr)
+        print(f"scvi: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"scvi: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("scvi: interrupted", file=sys.stderr)
+        return 130

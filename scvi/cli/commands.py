@@ -1,0 +1,146 @@
+"""The sub-commands: ``scvi train`` and ``scvi demo``."""
+
+import argparse
+import logging
+import os
+import time
+
+import numpy as np
+
+from .reading import _check_counts, load_input
+from .writing import _check_output, write_h5ad_atomically
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------- demo
+def demo(args: argparse.Namespace) -> int:
+    from .. import set_seed
+    from ..dataset import SyntheticDataset
+
+    set_seed(args.seed)
+    dataset = SyntheticDataset(
+        batch_size=args.cells_per_batch,
+        nb_genes=args.genes,
+        n_batches=args.batches,
+        n_labels=args.labels,
+    )
+    print(dataset)
+    return 0
+
+
+# ------------------------------------------------------------------ training
+def train(args: argparse.Namespace) -> int:
+    if args.demo and args.input is not None:
+        raise ValueError("give either INPUT or --demo, not both")
+    if not args.demo and args.input is None:
+        raise ValueError("give an INPUT file or folder to train on, or --demo")
+    if args.dispersion == "gene-batch" and args.batch_key is None:
+        raise ValueError("--dispersion gene-batch needs batches: give --batch-key")
+    out = _check_output(args.out, args.force)
+
+    import torch
+
+    from .. import __version__, set_seed
+    from ..inference import UnsupervisedTrainer
+    from ..models import VAE
+
+    set_seed(args.seed)
+    dataset, cell_names, extra_obs, fmt = load_input(args)
+    where = "the demo dataset" if args.demo else args.input
+    _check_counts(dataset, where)
+    n_train = int(np.floor(args.train_size * dataset.nb_cells))
+    if n_train < 3:
+        raise ValueError(
+            f"{where} has {dataset.nb_cells} cells, {n_train} for training with "
+            f"--train-size {args.train_size}: at least 3 are needed"
+        )
+    n_batch = dataset.n_batches if args.batch_key is not None else 0
+    use_cuda = bool(args.use_cuda)
+    if use_cuda and not torch.cuda.is_available():
+        logger.warning("--use-cuda: no CUDA device is available, training on the CPU")
+        use_cuda = False
+    logger.info(
+        "Training scVI on %i cells x %i genes (%s), %s",
+        dataset.nb_cells,
+        dataset.nb_genes,
+        fmt,
+        f"{n_batch} batches" if n_batch else "no batch correction",
+    )
+
+    model = VAE(
+        dataset.nb_genes,
+        n_batch=n_batch,
+        n_labels=dataset.n_labels if args.dispersion == "gene-label" else 0,
+        n_hidden=args.n_hidden,
+        n_latent=args.n_latent,
+        n_layers=args.n_layers,
+        dropout_rate=args.dropout_rate,
+        dispersion=args.dispersion,
+        reconstruction_loss=args.likelihood,
+    )
+    trainer = UnsupervisedTrainer(
+        model,
+        dataset,
+        train_size=args.train_size,
+        n_epochs_kl_warmup=args.n_epochs_kl_warmup,
+        use_cuda=use_cuda,
+        show_progbar=not args.no_progress,
+        batch_size=args.batch_size,
+        seed=args.seed,
+    )
+    begin = time.time()
+    trainer.train(n_epochs=args.epochs, lr=args.lr)
+    training_time = time.time() - begin
+
+    full = trainer.create_posterior(
+        trainer.model, dataset, indices=np.arange(dataset.nb_cells)
+    ).sequential(batch_size=args.batch_size)
+    latent, _, _ = full.get_latent(give_mean=True)
+    normalized = full.get_sample_scale()
+    elbo_train = float(trainer.train_set.elbo())
+    elbo_test = None
+    if len(trainer.test_set.indices):
+        elbo_test = float(trainer.test_set.elbo())
+
+    adata = dataset.to_anndata()
+    adata.obs_names = cell_names
+    for column, values in extra_obs.items():
+        if column not in adata.obs.columns:
+            adata.obs[column] = values
+    adata.obsm["X_scVI"] = np.asarray(latent, dtype=np.float32)
+    adata.layers["scvi_normalized"] = np.asarray(normalized, dtype=np.float32)
+    settings = {
+        "scvi_version": __version__,
+        "input": "demo" if args.demo else os.path.abspath(args.input),
+        "input_format": fmt,
+        "batch_key": args.batch_key or "",
+        "n_batch": int(n_batch),
+        "n_epochs": args.epochs,
+        "n_latent": args.n_latent,
+        "n_hidden": args.n_hidden,
+        "n_layers": args.n_layers,
+        "dropout_rate": args.dropout_rate,
+        "likelihood": args.likelihood,
+        "dispersion": args.dispersion,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "train_size": args.train_size,
+        "n_epochs_kl_warmup": args.n_epochs_kl_warmup,
+        "seed": args.seed,
+        "use_cuda": bool(trainer.use_cuda),
+        "training_time_s": float(training_time),
+        "elbo_train_set": elbo_train,
+    }
+    if elbo_test is not None:
+        settings["elbo_test_set"] = elbo_test
+    adata.uns["scvi"] = settings
+    write_h5ad_atomically(adata, out)
+
+    held_out = "" if elbo_test is None else f", test {elbo_test:.2f}"
+    print(
+        f"Wrote {out}: {adata.n_obs} cells x {adata.n_vars} genes, "
+        f"obsm['X_scVI'] {adata.obsm['X_scVI'].shape}, layers['scvi_normalized']; "
+        f"negative ELBO per cell: train {elbo_train:.2f}{held_out}"
+    )
+    return 0

@@ -1,0 +1,175 @@
+"""The argument parser of the ``scvi`` command and its value types."""
+
+import argparse
+
+from .commands import demo as run_demo
+from .commands import train as run_train
+
+LIKELIHOODS = ("zinb", "nb", "poisson")
+DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
+
+
+class _UsageError(Exception):
+    """A bad command line, reported by :func:`main` as ``scvi: error: ...``."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str):
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors reach :func:`main` instead of exiting."""
+
+    def error(self, message):
+        raise _UsageError(self, message)
+
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= {low}, got {text!r}"
+            )
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _float_in(low: float, high: float, low_open: bool, high_open: bool, what: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (above and below):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+_positive_float = _float_in(0.0, float("inf"), True, True, "a number > 0")
+_fraction = _float_in(0.0, 1.0, True, False, "a number in (0, 1]")
+_rate = _float_in(0.0, 1.0, False, True, "a number in [0, 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``scvi`` command."""
+    parser = _Parser(prog="scvi", description="Single-cell Variational Inference")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser(
+        "train",
+        help="train scVI on a count matrix and write its latent space to an .h5ad",
+        description="Train scVI (a VAE) on the counts of INPUT and write OUT.h5ad: "
+        "the counts and cell annotations, obsm['X_scVI'] (latent means, in the "
+        "cell order of INPUT), layers['scvi_normalized'] (normalized expression, "
+        "rows summing to 1) and uns['scvi'] (settings, final ELBO).",
+    )
+    train.add_argument(
+        "input",
+        nargs="?",
+        metavar="INPUT",
+        help="a .h5ad file, a .loom file, a 10x Cell Ranger folder (matrix.mtx[.gz], "
+        "genes.tsv or features.tsv[.gz], barcodes.tsv[.gz]) or a .csv/.tsv[.gz] "
+        "table (genes x cells unless --cells-by-genes)",
+    )
+    train.add_argument(
+        "--demo",
+        action="store_true",
+        help="train on a built-in synthetic dataset instead of INPUT (offline)",
+    )
+    train.add_argument("--out", required=True, metavar="OUT.h5ad", help="output file")
+    train.add_argument(
+        "--force", action="store_true", help="overwrite --out if it exists"
+    )
+    data = train.add_argument_group("input")
+    data.add_argument(
+        "--batch-key",
+        metavar="KEY",
+        help="obs column (h5ad), column attribute (loom) or cell attribute ('batch_"
+        "indices': barcode suffix, for 10x) naming each cell's batch; default: "
+        "no batch correction",
+    )
+    data.add_argument(
+        "--cells-by-genes",
+        action="store_true",
+        help="a .csv/.tsv input has one row per cell (default: one row per gene)",
+    )
+    data.add_argument(
+        "--use-raw",
+        action="store_true",
+        help="read the counts of an .h5ad input from .raw",
+    )
+    model = train.add_argument_group("model")
+    model.add_argument("--n-latent", type=_int_at_least(1), default=10)
+    model.add_argument("--n-hidden", type=_int_at_least(1), default=128)
+    model.add_argument("--n-layers", type=_int_at_least(1), default=1)
+    model.add_argument("--dropout-rate", type=_rate, default=0.1)
+    model.add_argument(
+        "--likelihood",
+        choices=LIKELIHOODS,
+        default="zinb",
+        help="count distribution (default: zinb)",
+    )
+    model.add_argument(
+        "--dispersion",
+        choices=DISPERSIONS,
+        default="gene",
+        help="inverse dispersion per gene, per gene and batch, ... (default: gene)",
+    )
+    fit = train.add_argument_group("training")
+    fit.add_argument(
+        "--epochs", type=_int_at_least(1), default=400, help="(default: 400)"
+    )
+    fit.add_argument(
+        "--lr", type=_positive_float, default=1e-3, help="learning rate (1e-3)"
+    )
+    fit.add_argument(
+        "--batch-size",
+        type=_int_at_least(3),
+        default=128,
+        help="mini-batch size (default: 128)",
+    )
+    fit.add_argument(
+        "--train-size",
+        type=_fraction,
+        default=0.9,
+        help="fraction of the cells trained on; the others give the test ELBO "
+        "(default: 0.9, as in the scVI tutorial; 1.0 trains on all cells)",
+    )
+    fit.add_argument(
+        "--n-epochs-kl-warmup",
+        type=_int_at_least(0),
+        default=400,
+        help="epochs of linear warm-up of the KL term (default: 400)",
+    )
+    fit.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: 0)")
+    fit.add_argument(
+        "--use-cuda", action="store_true", help="train on the GPU if there is one"
+    )
+    fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    demo_data = train.add_argument_group("--demo dataset")
+    demo_data.add_argument("--demo-cells-per-batch", type=_int_at_least(1), default=200)
+    demo_data.add_argument("--demo-genes", type=_int_at_least(1), default=100)
+    demo_data.add_argument("--demo-batches", type=_int_at_least(1), default=2)
+    train.set_defaults(handler=run_train)
+
+    demo = commands.add_parser(
+        "demo", help="build a synthetic dataset offline and print it"
+    )
+    demo.add_argument("--cells-per-batch", type=int, default=200)
+    demo.add_argument("--genes", type=int, default=100)
+    demo.add_argument("--batches", type=int, default=2)
+    demo.add_argument("--labels", type=int, default=3)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=run_demo)
+    return parser

@@ -1,0 +1,236 @@
+"""Reading ``INPUT`` of ``scvi train`` (h5ad, loom, 10x, csv) into a dataset."""
+
+import argparse
+import logging
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+# column / attribute names that hold the cell names of the formats read
+_LOOM_CELL_NAMES = ("CellID", "obs_names", "cell_names", "CellName")
+_NOT_BATCH_KEYS = {"local_means", "local_vars"}
+_TABLE_SUFFIXES = tuple(
+    f".{kind}{compression}"
+    for kind in ("csv", "tsv")
+    for compression in ("", ".gz", ".bz2", ".xz")
+)
+
+
+# ------------------------------------------------------------------ reading
+def input_format(path: str) -> str:
+    """The format of ``INPUT``: ``"h5ad"``, ``"loom"``, ``"10x"`` or ``"csv"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If its format is not one of those read.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"input {path!r} does not exist")
+    if os.path.isdir(path):
+        return "10x"
+    name = os.path.basename(path).lower()
+    if name.endswith(".h5ad"):
+        return "h5ad"
+    if name.endswith(".loom"):
+        return "loom"
+    if name.endswith(_TABLE_SUFFIXES):
+        return "csv"
+    if name.endswith((".mtx", ".mtx.gz")):
+        return "10x"  # matrix.mtx[.gz] of a Cell Ranger folder: read the folder
+    raise ValueError(
+        f"unknown format of input {path!r}: expected a .h5ad file, a .loom file, a "
+        ".csv/.tsv file (possibly .gz) or a 10x Cell Ranger folder (matrix.mtx[.gz], "
+        "genes.tsv or features.tsv[.gz], barcodes.tsv[.gz])"
+    )
+
+
+def _unknown_batch_key(key: str, where: str, available) -> ValueError:
+    listed = ", ".join(repr(str(a)) for a in available) or "none"
+    return ValueError(f"unknown batch key {key!r}: {where}; available: {listed}")
+
+
+def _one_column(values) -> bool:
+    values = np.asarray(values)
+    return values.ndim == 1 or (values.ndim == 2 and values.shape[1] == 1)
+
+
+def _batches_from_attribute(dataset, key: str, where: str) -> None:
+    """Use the cell attribute ``key`` of ``dataset`` as its batches."""
+    if key == "batch_indices":
+        return
+    available = [
+        name
+        for name in dataset.cell_attribute_names
+        if name not in _NOT_BATCH_KEYS and _one_column(getattr(dataset, name))
+    ]
+    if key not in available:
+        raise _unknown_batch_key(key, where, sorted(available))
+    values = np.asarray(getattr(dataset, key)).reshape(-1)
+    _, codes = np.unique(values.astype(str), return_inverse=True)
+    dataset.batch_indices = codes.astype(np.int64)
+
+
+def _read_h5ad(path: str, batch_key: Optional[str], use_raw: bool):
+    import anndata
+
+    from ..dataset import AnnDatasetFromAnnData
+
+    try:
+        ad = anndata.read_h5ad(path)
+    except (OSError, KeyError, TypeError) as error:
+        raise ValueError(f"could not read {path} as a .h5ad file: {error}") from None
+    if batch_key is not None and batch_key not in ad.obs.columns:
+        raise _unknown_batch_key(
+            batch_key, f"{path} has no such obs column", list(ad.obs.columns)
+        )
+    dataset = AnnDatasetFromAnnData(
+        ad, batch_label=batch_key or "batch_indices", use_raw=use_raw
+    )
+    extra_obs = {}
+    if batch_key is not None:
+        extra_obs[batch_key] = ad.obs[batch_key].to_numpy()
+    return dataset, np.asarray(ad.obs_names).astype(str), extra_obs
+
+
+def _read_loom(path: str, batch_key: Optional[str]):
+    import h5py
+
+    from ..dataset import LoomDataset
+
+    if batch_key is not None:
+        try:
+            with h5py.File(path, "r") as file:
+                group = file.get("col_attrs")
+                available = sorted(group.keys()) if group is not None else []
+        except OSError as error:
+            raise ValueError(
+                f"could not read {path} as a .loom (HDF5) file: {error}"
+            ) from None
+        if batch_key not in available:
+            raise _unknown_batch_key(
+                batch_key, f"{path} has no such column attribute", available
+            )
+    folder, name = os.path.split(os.path.abspath(path))
+    if batch_key is None:
+        dataset = LoomDataset(name, save_path=folder)
+    else:
+        dataset = LoomDataset(
+            name, save_path=folder, batch_indices_attribute_name=batch_key
+        )
+    names = None
+    for attribute in _LOOM_CELL_NAMES:
+        if attribute in dataset.cell_attribute_names:
+            names = np.asarray(getattr(dataset, attribute)).reshape(-1).astype(str)
+            break
+    return dataset, names, {}
+
+
+def _read_10x(path: str, batch_key: Optional[str]):
+    from ..dataset import Dataset10X
+
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    dataset = Dataset10X(save_path=folder)
+    if batch_key is not None:
+        _batches_from_attribute(
+            dataset,
+            batch_key,
+            f"{folder} has no such cell attribute ('batch_indices' holds the "
+            "barcode suffixes, AAACCTG-2 -> 2)",
+        )
+    names = None
+    if "barcodes" in dataset.cell_attribute_names:
+        names = np.asarray(dataset.barcodes).reshape(-1).astype(str)
+    return dataset, names, {}
+
+
+def _read_csv(path: str, batch_key: Optional[str], cells_by_genes: bool):
+    from ..dataset import GeneExpressionDataset
+    from ..dataset.csv import read_count_table
+
+    if batch_key is not None:
+        raise ValueError(
+            f"--batch-key cannot be used with a .csv/.tsv input: {path} holds counts "
+            "only, no cell annotation (write an .h5ad file with a batch column)"
+        )
+    name = os.path.basename(path).lower()
+    sep = "\t" if ".tsv" in name else ","
+    table = read_count_table(path, sep=sep)
+    if cells_by_genes:
+        cell_names, gene_names = table.index, table.columns
+        X = table.to_numpy(dtype=np.float32)
+    else:
+        gene_names, cell_names = table.index, table.columns
+        X = np.ascontiguousarray(table.to_numpy(dtype=np.float32).T)
+    del table
+    dataset = GeneExpressionDataset()
+    dataset.populate_from_data(X, gene_names=np.asarray(gene_names).astype(str))
+    return dataset, np.asarray(cell_names).astype(str), {}
+
+
+def _read_demo(args: argparse.Namespace):
+    from ..dataset import SyntheticDataset
+
+    dataset = SyntheticDataset(
+        batch_size=args.demo_cells_per_batch,
+        nb_genes=args.demo_genes,
+        n_batches=args.demo_batches,
+    )
+    if args.batch_key is not None:
+        _batches_from_attribute(
+            dataset, args.batch_key, "the demo dataset has no such cell attribute"
+        )
+    names = np.array([f"cell_{i}" for i in range(dataset.nb_cells)])
+    return dataset, names, {}
+
+
+def load_input(args: argparse.Namespace) -> Tuple[object, np.ndarray, dict, str]:
+    """The dataset to train on, its cell names, obs columns to add, its format."""
+    if args.demo:
+        fmt = "demo"
+        dataset, names, extra_obs = _read_demo(args)
+    else:
+        fmt = input_format(args.input)
+        if fmt == "h5ad":
+            dataset, names, extra_obs = _read_h5ad(
+                args.input, args.batch_key, args.use_raw
+            )
+        elif fmt == "loom":
+            dataset, names, extra_obs = _read_loom(args.input, args.batch_key)
+        elif fmt == "10x":
+            dataset, names, extra_obs = _read_10x(args.input, args.batch_key)
+        else:
+            dataset, names, extra_obs = _read_csv(
+                args.input, args.batch_key, args.cells_by_genes
+            )
+    if args.batch_key is not None:
+        dataset.remap_categorical_attributes(["batch_indices"])
+    if names is None or len(names) != dataset.nb_cells:
+        names = np.arange(dataset.nb_cells).astype(str)
+    return dataset, names, extra_obs, fmt
+
+
+def _check_counts(dataset, where: str) -> None:
+    """Refuse negative values, warn about non-integer ones."""
+    import scipy.sparse as sp_sparse
+
+    X = dataset.X
+    values = X.data if sp_sparse.issparse(X) else np.asarray(X)
+    if values.size == 0:
+        raise ValueError(f"{where} holds no counts (an empty matrix)")
+    if values.min() < 0:
+        raise ValueError(
+            f"{where} holds negative values: scVI models raw counts (for an .h5ad "
+            "file with counts in .raw, use --use-raw)"
+        )
+    if not np.array_equal(values, np.round(values)):
+        logger.warning(
+            "%s holds non-integer values: scVI models raw counts, not normalized "
+            "data",
+            where,
+        )
