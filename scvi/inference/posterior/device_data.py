@@ -33,17 +33,31 @@ def collated_attributes(dataset, collate_fn) -> Optional[Dict[str, type]]:
     return dict(collate_fn.args[0])
 
 
+def _canonical_csr(matrix) -> sp_sparse.csr_matrix:
+    """``matrix`` as CSR without duplicate entries (a copy when it had some, so
+    that the dataset's own arrays are never modified)."""
+    matrix = sp_sparse.csr_matrix(matrix)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    return matrix
+
+
+def _row_width(matrix: sp_sparse.csr_matrix) -> int:
+    """Stored entries of the longest row (at least 1): the padded width."""
+    return max(int(np.diff(matrix.indptr).max(initial=0)), 1)
+
+
 class _Padded:
     """A CSR matrix as padded rows on a device: ``columns`` (int32) and
     ``values``, both ``(n_rows, max_nnz_per_row)``; padding is column 0 with value
     0, which adds nothing."""
 
     def __init__(self, matrix: sp_sparse.csr_matrix, dtype, device):
-        matrix = sp_sparse.csr_matrix(matrix)
-        matrix.sum_duplicates()
+        matrix = _canonical_csr(matrix)
         n_rows, self.n_columns = matrix.shape
         lengths = np.diff(matrix.indptr)
-        width = max(int(lengths.max(initial=0)), 1)
+        width = _row_width(matrix)
         # laid out on the device from the CSR arrays (no padded copy on the host)
         lengths = torch.from_numpy(lengths).to(device)
         starts = torch.from_numpy(matrix.indptr[:-1].astype(np.int64)).to(device)
@@ -87,8 +101,7 @@ def _nbytes(array, dtype) -> int:
     itemsize = np.dtype(dtype).itemsize
     if sp_sparse.issparse(array):
         matrix = sp_sparse.csr_matrix(array)
-        width = max(int(np.diff(matrix.indptr).max(initial=0)), 1)
-        return matrix.shape[0] * width * (itemsize + 4)
+        return matrix.shape[0] * _row_width(matrix) * (itemsize + 4)
     return int(np.prod(np.shape(array))) * itemsize
 
 

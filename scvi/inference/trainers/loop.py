@@ -213,9 +213,7 @@ class Trainer(TrainerPosteriors):
         self.optimizer = make_adam(
             params, lr=lr, eps=eps, weight_decay=self.weight_decay
         )
-        self._nan_guard = NanGuard(
-            parameters_device(self.optimizer.param_groups), self.max_nans
-        )
+        self._nan_guard = NanGuard(parameters_device(self.optimizer), self.max_nans)
         self._step_loss = compiled(self.loss, self.compile)
         self.training_extras_init(**extras_kwargs)
         self.n_epochs = n_epochs

@@ -38,10 +38,10 @@ def make_adam(params, **kwargs) -> torch.optim.Adam:
         return torch.optim.Adam(params, foreach=True, **kwargs)
 
 
-def parameters_device(params) -> torch.device:
-    """Device of the first parameter (CPU when there is none)."""
-    for group in params:
-        for p in group["params"] if isinstance(group, dict) else [group]:
+def parameters_device(optimizer: torch.optim.Optimizer) -> torch.device:
+    """Device of the optimizer's first parameter (CPU when it has none)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
             return p.device
     return torch.device("cpu")
 

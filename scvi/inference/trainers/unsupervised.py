@@ -165,7 +165,7 @@ class UnsupervisedTrainer(Trainer):
     def on_training_begin(self) -> None:
         """Say how long the KL warm-up lasts, and warn when it outlasts training."""
         self._kl_weight_buffer = torch.zeros(
-            (), device=parameters_device(self.optimizer.param_groups)
+            (), device=parameters_device(self.optimizer)
         )
         if self.n_epochs_kl_warmup is not None:
             logger.info("KL warmup phase: %d epochs", self.n_epochs_kl_warmup)

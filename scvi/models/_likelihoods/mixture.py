@@ -3,6 +3,8 @@
 import torch
 import torch.nn.functional as F
 
+from ._special import indicator
+
 
 def log_two_component_mixture(
     logits: torch.Tensor, log_p1: torch.Tensor, log_p2: torch.Tensor
@@ -30,5 +32,5 @@ def log_two_component_mixture(
     )
     complement = torch.sigmoid(logits) * -torch.expm1(log_p1)
     complement = complement + torch.sigmoid(-logits) * -torch.expm1(log_p2)
-    near_one = torch.le(complement, 0.5).to(complement.dtype).detach()
+    near_one = indicator(torch.le, complement, 0.5)
     return torch.lerp(weighted, torch.log1p(-complement * near_one), near_one)

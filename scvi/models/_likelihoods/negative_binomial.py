@@ -27,7 +27,7 @@ pass (only those of inputs that need one) and save them: the backward pass is a
 product and a sum over broadcast axes.
 """
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -252,9 +252,9 @@ def log_zinb(
     return zero_inflated(NBTerms(x, mu, theta, eps), pi, False)[0]
 
 
-__all__: Tuple[str, ...] = (
+__all__ = [
     "LogNegativeBinomial",
     "LogZeroInflatedNegativeBinomial",
     "log_nb",
     "log_zinb",
-)
+]
