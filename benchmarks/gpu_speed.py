@@ -67,11 +67,19 @@ class PlainLoop:
     """The plain eager loop: data on the device, torch's Adam, no library code but
     the VAE module."""
 
-    def __init__(self, dataset, batch_size, device):
-        self.device, self.batch_size = device, batch_size
+    def __init__(self, dataset, batch_size, device, zinb=plain_zinb, scaler=False):
+        self.device, self.batch_size, self.zinb = device, batch_size, zinb
+        self.scaler = (
+            torch.amp.GradScaler(device.type, init_scale=1.0) if scaler else None
+        )
         self.model = VAE(dataset.nb_genes, n_batch=dataset.n_batches).to(device)
+        # the GradScaler needs the fused Adam to skip steps without a host sync
         self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=1e-3, eps=0.01, weight_decay=1e-6
+            self.model.parameters(),
+            lr=1e-3,
+            eps=0.01,
+            weight_decay=1e-6,
+            fused=True if scaler else None,
         )
         self.x = torch.as_tensor(np.asarray(dataset.X), device=device)
         self.batch = torch.as_tensor(dataset.batch_indices, device=device)
@@ -91,16 +99,21 @@ class PlainLoop:
                 continue
             x, batch = self.x[index], self.batch[index]
             out = self.model.inference(x, batch)
-            reconst = -plain_zinb(
-                x, out["px_rate"], out["px_r"], out["px_dropout"]
-            ).sum(-1)
+            reconst = -self.zinb(x, out["px_rate"], out["px_r"], out["px_dropout"]).sum(
+                -1
+            )
             kl_z, kl_l = self.model.kl_divergences(
                 out, self.l_mean[index], self.l_var[index]
             )
             loss = torch.mean(reconst + kl_l + kl_z)
             self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+            if self.scaler is None:
+                loss.backward()
+                self.optimizer.step()
+            else:
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimizer)
+                self.scaler.update(1.0)
 
 
 class Library:
