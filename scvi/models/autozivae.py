@@ -59,7 +59,8 @@ class AutoZIVAE(VAE):
         ``n_batch``), ``"gene-label"`` (needs ``n_labels``) or ``"gene-cell"``.
     **args
         Passed to :class:`~scvi.models.vae.VAE` (``n_batch``, ``n_labels``,
-        ``dispersion``, ...); ``reconstruction_loss`` must be ``"zinb"``.
+        ``dispersion``, ...) except ``reconstruction_loss``: the likelihood is
+        ``"autozinb"`` (the ``reconstruction_loss`` attribute, as in scVI 0.6).
 
     Examples
     --------
@@ -76,12 +77,14 @@ class AutoZIVAE(VAE):
         zero_inflation: str = "gene",
         **args,
     ):
-        if args.get("reconstruction_loss", "zinb") != "zinb":
+        if "reconstruction_loss" in args:
             raise ValueError(
-                "AutoZIVAE mixes NB and ZINB components: reconstruction_loss must "
-                f"be 'zinb', got {args['reconstruction_loss']!r}"
+                "reconstruction_loss must not be given to AutoZIVAE: its likelihood "
+                "is 'autozinb' (a mixture of NB and ZINB components), got "
+                f"reconstruction_loss={args['reconstruction_loss']!r}"
             )
         super().__init__(n_input, **args)
+        self.reconstruction_loss = "autozinb"  # scVI 0.6's name of the mixture
         self.zero_inflation = check_option(
             zero_inflation, ZERO_INFLATIONS, "zero_inflation"
         )

@@ -27,7 +27,7 @@ from ._categories import init_px_r
 from ._likelihoods import count_log_likelihood, gaussian_kl
 from .modules import Encoder, MultiDecoder, MultiEncoder
 from .modules.utils import check_option, one_hot
-from .vae import DISPERSIONS, RECONSTRUCTION_LOSSES
+from ._vae import DISPERSIONS, RECONSTRUCTION_LOSSES
 
 
 class JVAE(nn.Module):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from .modules import LinearDecoderSCVI
-from .vae import VAE
+from ._vae import VAE
 
 
 class LDVAE(VAE):

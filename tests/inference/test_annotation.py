@@ -28,6 +28,7 @@ from scvi.inference import (
     JointSemiSupervisedTrainer,
     SemiSupervisedTrainer,
     load_posterior,
+    UnsupervisedTrainer,
 )
 from scvi.inference.annotation import AnnotationPosterior
 from scvi.models import SCANVI, VAE, Classifier
@@ -126,9 +127,20 @@ def test_history_and_latent_space(scanvi_trainer):
     assert len(history["accuracy_labelled_set"]) == 5
     assert unlabelled_accuracy[0] < 0.5 < 0.9 < unlabelled_accuracy[-1]
     assert unlabelled_accuracy[-1] == scanvi_trainer.unlabelled_set.accuracy()
-    assert len(history["elbo_test_set"]) == 5
-    # monitored by the sets, but not a metric of the trainer
-    assert "reconstruction_error_labelled_set" not in history
+    # the keys of scVI 0.6.8: its posteriors, no train/test split
+    assert sorted(history) == [
+        "accuracy_labelled_set",
+        "accuracy_unlabelled_set",
+        "elbo_full_dataset",
+        "elbo_labelled_set",
+        "elbo_unlabelled_set",
+        "reconstruction_error_labelled_set",
+        "reconstruction_error_unlabelled_set",
+    ]
+    assert all(len(values) == 5 for values in history.values())
+    assert history["elbo_unlabelled_set"][-1] == pytest.approx(
+        scanvi_trainer.unlabelled_set.elbo(), rel=0.05
+    )
     labelled, unlabelled = scanvi_trainer.labelled_set, scanvi_trainer.unlabelled_set
     assert labelled.nn_latentspace(unlabelled) >= 0.9
     assert unlabelled.unsupervised_classification_accuracy() >= unlabelled.accuracy()
@@ -163,7 +175,7 @@ def test_labelled_set_draws_n_cells_per_class(data):
     assert sorted(np.concatenate([labelled, unlabelled])) == list(range(len(data)))
     assert trainer.full_dataset.nb_cells == len(data)
     assert isinstance(trainer.labelled_set, AnnotationPosterior)
-    assert isinstance(trainer.test_set, AnnotationPosterior)
+    assert not hasattr(trainer, "test_set")  # as in scVI 0.6.8
     assert trainer.classifier_trainer.train_set is trainer.labelled_set
     again = semi_trainer(make_scanvi(data), data, seed=3).labelled_set.indices
     other = semi_trainer(make_scanvi(data), data, seed=4).labelled_set.indices
@@ -359,3 +371,62 @@ def test_annotation_posterior_save_and_load(scanvi_trainer, data, tmp_path):
         rtol=1e-5,
         atol=1e-7,
     )
+
+
+# ---------------------------------------------------------------- scVI 0.6.8 history
+def test_history_keys_of_scvi_068(data):
+    """Observed with scVI 0.6.8: the monitored metrics of each posterior are its
+    own ``to_monitor`` plus the trainer's ``metrics_to_monitor``."""
+    trainer = semi_trainer(make_scanvi(data), data, frequency=1)
+    assert list(trainer._posteriors) == [
+        "full_dataset",
+        "labelled_set",
+        "unlabelled_set",
+    ]
+    trainer.train(n_epochs=1)
+    assert {k: len(v) for k, v in trainer.history.items()} == {
+        "elbo_full_dataset": 2,
+        "reconstruction_error_labelled_set": 2,
+        "accuracy_labelled_set": 2,
+        "elbo_labelled_set": 2,
+        "reconstruction_error_unlabelled_set": 2,
+        "accuracy_unlabelled_set": 2,
+        "elbo_unlabelled_set": 2,
+    }
+    trainer = semi_trainer(
+        make_scanvi(data), data, frequency=1, metrics_to_monitor=["elbo", "accuracy"]
+    )
+    trainer.train(n_epochs=1)
+    assert "accuracy_full_dataset" in trainer.history
+    # a classifier records the accuracy of its sets even with no metric asked for
+    vae = VAE(data.nb_genes)
+    classifier = ClassifierTrainer(
+        Classifier(vae.n_latent, n_labels=data.n_labels),
+        data,
+        sampling_model=vae,
+        frequency=1,
+        show_progbar=False,
+    )
+    classifier.train(n_epochs=1)
+    assert sorted(classifier.history) == ["accuracy_test_set", "accuracy_train_set"]
+    # and an unsupervised trainer records every metric asked for (accuracy: None)
+    unsupervised = UnsupervisedTrainer(
+        VAE(data.nb_genes),
+        data,
+        frequency=1,
+        show_progbar=False,
+        metrics_to_monitor=["elbo", "accuracy", "reconstruction_error"],
+    )
+    unsupervised.train(n_epochs=1)
+    assert unsupervised.history["accuracy_test_set"] == [None, None]
+    assert len(unsupervised.history["reconstruction_error_train_set"]) == 2
+
+
+def test_early_stopping_on_a_missing_posterior_is_a_clear_error(data):
+    trainer = semi_trainer(
+        make_scanvi(data),
+        data,
+        early_stopping_kwargs={"early_stopping_metric": "elbo", "on": "test_set"},
+    )
+    with pytest.raises(ValueError, match="on='test_set'.*unlabelled_set"):
+        trainer.train(n_epochs=1)

@@ -1,5 +1,7 @@
 """The Posterior class: the query parts assembled on the data plumbing."""
 
+import logging
+
 import numpy as np
 
 from .de_clusters import ClusterDifferentialExpressionMixin
@@ -8,6 +10,8 @@ from .scores import ScoresMixin
 from ..metrics import unsupervised_clustering_accuracy
 
 __all__ = ["Posterior", "unsupervised_clustering_accuracy"]
+
+logger = logging.getLogger(__name__)
 
 
 class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin):
@@ -74,17 +78,15 @@ class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin):
                 libraries.append(library.cpu().numpy())
         return np.concatenate(libraries).ravel()
 
-    def accuracy(self):
-        """Classification accuracy: defined by
+    def accuracy(self) -> None:
+        """Classification accuracy, defined by
         :class:`~scvi.inference.annotation.AnnotationPosterior`, whose models
-        classify cells; a plain Posterior has no classifier.
+        classify cells. A plain Posterior has no classifier: as in scVI 0.6, it
+        returns None (so that a trainer monitoring ``"accuracy"`` records None).
 
-        Raises
-        ------
-        NotImplementedError
-            Always, for a plain Posterior.
+        Returns
+        -------
+        None
         """
-        raise NotImplementedError(
-            "accuracy() needs a classifying model: use an AnnotationPosterior "
-            "(scvi.inference.annotation)"
-        )
+        logger.debug("accuracy() of a plain Posterior: None (no classifier)")
+        return None

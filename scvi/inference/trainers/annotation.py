@@ -84,7 +84,7 @@ class ClassifierTrainer(Trainer):
     >>> trainer.test_set.accuracy()
     """
 
-    default_metrics_to_monitor = ["accuracy"]
+    default_metrics_to_monitor = []
 
     def __init__(
         self,
@@ -255,6 +255,12 @@ class SemiSupervisedTrainer(UnsupervisedTrainer):
     ``labelled_set`` with learning rate ``lr_classification`` (the rest of the
     model fixed).
 
+    As in scVI 0.6, the trainer's posteriors are ``full_dataset``,
+    ``labelled_set`` and ``unlabelled_set`` (no train/test split): every
+    ``frequency`` epochs, ``history`` receives the ELBO of each
+    (``elbo_full_dataset``, ...) and the reconstruction error and accuracy of
+    ``labelled_set`` and ``unlabelled_set``.
+
     Parameters
     ----------
     model
@@ -270,8 +276,7 @@ class SemiSupervisedTrainer(UnsupervisedTrainer):
     classification_ratio
         Weight of the classification loss.
     seed
-        Random seed of the choice of the labelled cells (and of the train/test
-        split of the ELBO monitoring sets).
+        Random seed of the choice of the labelled cells.
     **kwargs
         Other keywords arguments of :class:`~scvi.inference.UnsupervisedTrainer`
         and :class:`~scvi.inference.Trainer`.
@@ -288,7 +293,8 @@ class SemiSupervisedTrainer(UnsupervisedTrainer):
     >>> trainer.history["accuracy_unlabelled_set"]
     """
 
-    default_metrics_to_monitor = ["elbo", "accuracy"]
+    default_metrics_to_monitor = ["elbo"]
+    splits_cells = False
 
     def __init__(
         self,
@@ -331,10 +337,6 @@ class SemiSupervisedTrainer(UnsupervisedTrainer):
             **kwargs,
         )
         self.n_samples = max(len(gene_dataset), 1)
-        for name in ("train_set", "test_set", "validation_set"):
-            old = self._posteriors[name]
-            self.register_posterior(name, self.create_posterior(indices=old.indices))
-            self._posteriors[name].to_monitor = list(old.to_monitor)
 
         self.classifier_trainer = ClassifierTrainer(
             self._classifiers(model),

@@ -37,10 +37,10 @@ class Trainer(TrainerPosteriors):
     use_cuda
         Train on the GPU when one is available; falls back to the CPU quietly.
     metrics_to_monitor
-        Names of Posterior methods computed every ``frequency`` epochs on each
-        posterior that lists them in its ``to_monitor`` (default:
-        ``default_metrics_to_monitor``); the values go to
-        ``history["<metric>_<posterior>"]``.
+        Names of Posterior methods computed every ``frequency`` epochs on every
+        posterior of the trainer, besides the metrics each posterior lists in its
+        ``to_monitor`` (default: ``default_metrics_to_monitor``); the values go
+        to ``history["<metric>_<posterior>"]``.
     benchmark
         If True, no statistics are computed during training.
     frequency
@@ -168,6 +168,18 @@ class Trainer(TrainerPosteriors):
         posteriors = [self._posteriors[name] for name in self.posteriors_loop]
         return zip(posteriors[0], *(cycle(p) for p in posteriors[1:]))
 
+    def _check_early_stopping_posterior(self) -> None:
+        """Raise if early stopping watches a posterior the trainer does not have."""
+        watching = self.early_stopping.early_stopping_metric or (
+            self.early_stopping.save_best_state_metric
+        )
+        on = self.early_stopping.on
+        if watching and on is not None and on.strip("_") not in self._posteriors:
+            raise ValueError(
+                f"early_stopping_kwargs on={on!r} names no posterior of this "
+                f"{type(self).__name__}; its posteriors are {list(self._posteriors)}"
+            )
+
     # ------------------------------------------------------------ training loop
     def loss(self, *tensors_list):
         """The scalar loss of one step, from one mini-batch of each posterior of
@@ -207,6 +219,7 @@ class Trainer(TrainerPosteriors):
         if not lr > 0:
             raise ValueError(f"lr must be positive, got {lr!r}")
         begin = time.time()
+        self._check_early_stopping_posterior()
         self.model.train()
         if params is None:
             params = [p for p in self.model.parameters() if p.requires_grad]
@@ -327,6 +340,13 @@ class Trainer(TrainerPosteriors):
         if self.current_loss is not None:
             self._nan_guard.count(self.current_loss)
 
+    def monitored_metrics(self, posterior) -> List[str]:
+        """The metrics recorded for ``posterior``: those it lists in its
+        ``to_monitor``, then the trainer's ``metrics_to_monitor`` (as in scVI
+        0.6)."""
+        extra = sorted(set(self.metrics_to_monitor) - set(posterior.to_monitor))
+        return list(posterior.to_monitor) + extra
+
     def compute_metrics(self) -> None:
         """Compute the monitored metrics of the posteriors, every ``frequency``
         epochs, into ``history``."""
@@ -342,10 +362,9 @@ class Trainer(TrainerPosteriors):
                 for name, posterior in self._posteriors.items():
                     if posterior.nb_cells == 0:
                         continue
-                    for metric in self.metrics_to_monitor:
-                        if metric in posterior.to_monitor:
-                            value = getattr(posterior, metric)()
-                            self.history[f"{metric}_{name}"].append(value)
-                            logger.debug("%s %s: %s", name, metric, value)
+                    for metric in self.monitored_metrics(posterior):
+                        value = getattr(posterior, metric)()
+                        self.history[f"{metric}_{name}"].append(value)
+                        logger.debug("%s %s: %s", name, metric, value)
             self.model.train(was_training)
         self.compute_metrics_time += time.time() - begin

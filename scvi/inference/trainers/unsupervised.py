@@ -70,6 +70,9 @@ class UnsupervisedTrainer(Trainer):
     """
 
     default_metrics_to_monitor = ["elbo"]
+    #: whether ``__init__`` splits the cells into ``train_set``, ``test_set`` and
+    #: ``validation_set`` (the semi-supervised trainers have their own posteriors)
+    splits_cells = True
 
     def __init__(
         self,
@@ -96,13 +99,14 @@ class UnsupervisedTrainer(Trainer):
         if normalize_loss is None:
             normalize_loss = not hasattr(model, "get_alphas_betas")  # AutoZI
         self.normalize_loss = normalize_loss
-        self.train_set, self.test_set, self.validation_set = self.train_test_validation(
-            model, gene_dataset, train_size, test_size
-        )
-        self.train_set.to_monitor = ["elbo"]
-        self.test_set.to_monitor = ["elbo"]
-        self.validation_set.to_monitor = ["elbo"]
-        self.n_samples = max(len(self.train_set.indices), 1)
+        if self.splits_cells:
+            sets = self.train_test_validation(
+                model, gene_dataset, train_size, test_size
+            )
+            self.train_set, self.test_set, self.validation_set = sets
+            for posterior in sets:
+                posterior.to_monitor = ["elbo"]
+            self.n_samples = max(len(self.train_set.indices), 1)
 
     @property
     def posteriors_loop(self):
