@@ -13,10 +13,38 @@ from .utils import reparameterize_gaussian
 MAX_LOG_LIBRARY = 15.0
 
 
+def _hidden_block(n_hidden: int, dropout_rate: float) -> nn.Sequential:
+    """Linear layer, batch normalisation (torch's defaults), ReLU and dropout."""
+    return nn.Sequential(
+        nn.Linear(n_hidden, n_hidden),
+        nn.BatchNorm1d(n_hidden),
+        nn.ReLU(),
+        nn.Dropout(p=dropout_rate),
+    )
+
+
+def _head(n_in: int, n_out: int, n_cat_list, use_relu: bool = False) -> FCLayers:
+    """One linear layer that also sees the covariates (one-hot), no batch
+    normalisation, no dropout."""
+    return FCLayers(
+        n_in,
+        n_out,
+        n_cat_list,
+        n_layers=1,
+        dropout_rate=0,
+        use_batch_norm=False,
+        use_relu=use_relu,
+    )
+
+
 class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
     """Encodes data of ``n_input`` dimensions into a latent space of ``n_output``
     dimensions using a fully-connected neural network of ``n_hidden`` layers,
     together with the log-normal gene library size.
+
+    The shared layers (``encoder``) feed two more hidden layers, ``z_encoder`` and
+    ``l_gene_encoder``, whose outputs give the Gaussian parameters of ``z`` and of
+    the log library (scVI 0.6.8's layout, so that its state dicts load).
 
     Parameters
     ----------
@@ -52,11 +80,12 @@ class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
         self.encoder = hidden_layers(
             n_input, n_hidden, n_cat_list, n_layers, dropout_rate
         )
-        self.z_encoder = nn.Linear(n_hidden, n_output)
+        # one more hidden layer for z and one for the library, on the shared
+        # layers' output, each followed by its mean and variance heads
+        self.z_encoder = _hidden_block(n_hidden, dropout_rate)
+        self.z_mean_encoder = nn.Linear(n_hidden, n_output)
         self.z_var_encoder = nn.Linear(n_hidden, n_output)
-        self.l_gene_encoder = hidden_layers(
-            n_input, n_hidden, n_cat_list, 1, dropout_rate
-        )
+        self.l_gene_encoder = _hidden_block(n_hidden, dropout_rate)
         self.l_gene_mean_encoder = nn.Linear(n_hidden, 1)
         self.l_gene_var_encoder = nn.Linear(n_hidden, 1)
 
@@ -80,9 +109,10 @@ class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
             ``untran_latent = {"z", "l"}`` of the untransformed Gaussian samples.
         """
         q = self.encoder(data, *cat_list)
-        qz_m, qz_v = gaussian_parameters(q, self.z_encoder, self.z_var_encoder)
+        qz = self.z_encoder(q)
+        qz_m, qz_v = gaussian_parameters(qz, self.z_mean_encoder, self.z_var_encoder)
         z, untran_z = self.reparameterize_transformation(qz_m, qz_v)
-        ql = self.l_gene_encoder(data, *cat_list)
+        ql = self.l_gene_encoder(q)
         ql_m, ql_v = gaussian_parameters(
             ql, self.l_gene_mean_encoder, self.l_gene_var_encoder
         )
@@ -96,7 +126,8 @@ class DecoderTOTALVI(nn.Module):
     """Decodes the latent space into the parameters of the gene (NB / ZINB) and the
     protein (mixture of a background and a foreground NB) distributions.
 
-    Every head sees the output of its hidden layers concatenated with ``z``.
+    Every head is one linear layer that sees the output of its hidden layers
+    concatenated with ``z``, and the covariates (one-hot).
 
     Parameters
     ----------
@@ -132,16 +163,17 @@ class DecoderTOTALVI(nn.Module):
             return hidden_layers(n_input, n_hidden, n_cat_list, n_layers_, dropout_rate)
 
         n_cat_z = n_hidden + n_input
+        genes, proteins = n_output_genes, n_output_proteins
         self.px_decoder = hidden(n_layers)
-        self.px_scale_decoder = nn.Linear(n_cat_z, n_output_genes)
+        self.px_scale_decoder = _head(n_cat_z, genes, n_cat_list)
         self.py_back_decoder = hidden(1)
-        self.py_back_mean_log_alpha = nn.Linear(n_cat_z, n_output_proteins)
-        self.py_back_mean_log_beta = nn.Linear(n_cat_z, n_output_proteins)
+        self.py_back_mean_log_alpha = _head(n_cat_z, proteins, n_cat_list)
+        self.py_back_mean_log_beta = _head(n_cat_z, proteins, n_cat_list)
         self.py_fore_decoder = hidden(1)
-        self.py_fore_scale_decoder = nn.Linear(n_cat_z, n_output_proteins)
+        self.py_fore_scale_decoder = _head(n_cat_z, proteins, n_cat_list, True)
         self.sigmoid_decoder = hidden(1)
-        self.px_dropout_decoder_gene = nn.Linear(n_cat_z, n_output_genes)
-        self.py_background_decoder = nn.Linear(n_cat_z, n_output_proteins)
+        self.px_dropout_decoder_gene = _head(n_cat_z, genes, n_cat_list)
+        self.py_background_decoder = _head(n_cat_z, proteins, n_cat_list)
 
     def forward(self, z: torch.Tensor, library_gene: torch.Tensor, *cat_list):
         """The forward computation for a single sample.
@@ -175,24 +207,25 @@ class DecoderTOTALVI(nn.Module):
             return torch.cat([hidden_layers(z, *cat_list), z], dim=-1)
 
         px_ = {}
-        px_["scale"] = torch.softmax(self.px_scale_decoder(with_z(self.px_decoder)), -1)
+        scale = self.px_scale_decoder(with_z(self.px_decoder), *cat_list)
+        px_["scale"] = torch.softmax(scale, -1)
         px_["rate"] = library_gene * px_["scale"]
 
         py_ = {}
         back = with_z(self.py_back_decoder)
-        py_["back_alpha"] = self.py_back_mean_log_alpha(back)
-        py_["back_beta"] = torch.exp(self.py_back_mean_log_beta(back))
+        py_["back_alpha"] = self.py_back_mean_log_alpha(back, *cat_list)
+        py_["back_beta"] = torch.exp(self.py_back_mean_log_beta(back, *cat_list))
         log_pro_back_mean = torch.distributions.Normal(
             py_["back_alpha"], py_["back_beta"]
         ).rsample()
         py_["rate_back"] = torch.exp(log_pro_back_mean)
         fore = with_z(self.py_fore_decoder)
-        py_["fore_scale"] = torch.relu(self.py_fore_scale_decoder(fore)) + 1.0
+        py_["fore_scale"] = self.py_fore_scale_decoder(fore, *cat_list) + 1.0
         py_["rate_fore"] = py_["rate_back"] * py_["fore_scale"]
 
         mixing = with_z(self.sigmoid_decoder)
-        px_["dropout"] = self.px_dropout_decoder_gene(mixing)
-        py_["mixing"] = self.py_background_decoder(mixing)
+        px_["dropout"] = self.px_dropout_decoder_gene(mixing, *cat_list)
+        py_["mixing"] = self.py_background_decoder(mixing, *cat_list)
         foreground = torch.sigmoid(-py_["mixing"]) * py_["rate_fore"]
         py_["scale"] = foreground / foreground.sum(dim=-1, keepdim=True)
         return px_, py_, log_pro_back_mean
