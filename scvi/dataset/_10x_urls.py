@@ -1,5 +1,10 @@
 """Download addresses of the public 10x Genomics datasets known to Dataset10X.
 
+The tables have the names and values of scVI 0.6.8's ``scvi.dataset.dataset10X``
+(which re-exports them): :data:`available_datasets` lists the datasets of each Cell
+Ranger release ("group"), and the skeletons of a group give the archive's address
+and the name it is saved under.
+
 Two families of archives exist on the 10x server:
 
 * Cell Ranger 1.x/2.x outputs, ``<name>_<type>_gene_bc_matrices.tar.gz``, holding
@@ -7,62 +12,97 @@ Two families of archives exist on the 10x server:
 * Cell Ranger 3.x outputs, ``<name>_<type>_feature_bc_matrix.tar.gz``, holding
   gzipped ``features.tsv.gz``, ``barcodes.tsv.gz`` and ``matrix.mtx.gz``.
 
-``<type>`` is ``filtered`` (cell-associated barcodes only) or ``raw``.
+``<type>`` is one of :data:`available_specification`: ``filtered`` (cell-associated
+barcodes only) or ``raw``.
 """
 
-from typing import Dict, Tuple
+from typing import Dict, List
 
 BASE_URL = "http://cf.10xgenomics.com/samples/cell-exp"
 
-TYPES = ("filtered", "raw")
+#: Types of matrices available for each dataset.
+available_specification: List[str] = ["filtered", "raw"]
 
-_GENE_BC = "gene_bc_matrices"
-_FEATURE_BC = "feature_bc_matrix"
+#: Cell Ranger release (group) -> names of the datasets released with it.
+available_datasets: Dict[str, List[str]] = {
+    "1.1.0": [
+        "frozen_pbmc_donor_a",
+        "frozen_pbmc_donor_b",
+        "frozen_pbmc_donor_c",
+        "fresh_68k_pbmc_donor_a",
+        "cd14_monocytes",
+        "b_cells",
+        "cd34",
+        "cd56_nk",
+        "cd4_t_helper",
+        "regulatory_t",
+        "naive_t",
+        "memory_t",
+        "cytotoxic_t",
+        "naive_cytotoxic",
+    ],
+    "2.1.0": ["pbmc8k", "pbmc4k", "t_3k", "t_4k", "neuron_9k"],
+    "3.0.0": [
+        "pbmc_1k_protein_v3",
+        "pbmc_10k_protein_v3",
+        "malt_10k_protein_v3",
+        "pbmc_1k_v2",
+        "pbmc_1k_v3",
+        "pbmc_10k_v3",
+        "hgmm_1k_v2",
+        "hgmm_1k_v3",
+        "hgmm_5k_v3",
+        "hgmm_10k_v3",
+        "neuron_1k_v2",
+        "neuron_1k_v3",
+        "neuron_10k_v3",
+        "heart_1k_v2",
+        "heart_1k_v3",
+        "heart_10k_v3",
+    ],
+    "3.1.0": ["5k_pbmc_protein_v3", "5k_pbmc_protein_v3_nextgem"],
+}
 
-# dataset name -> (Cell Ranger version of the release, archive family)
-DATASETS: Dict[str, Tuple[str, str]] = {
-    "frozen_pbmc_donor_a": ("1.1.0", _GENE_BC),
-    "frozen_pbmc_donor_b": ("1.1.0", _GENE_BC),
-    "frozen_pbmc_donor_c": ("1.1.0", _GENE_BC),
-    "fresh_68k_pbmc_donor_a": ("1.1.0", _GENE_BC),
-    "cd14_monocytes": ("1.1.0", _GENE_BC),
-    "b_cells": ("1.1.0", _GENE_BC),
-    "cd34": ("1.1.0", _GENE_BC),
-    "cd56_nk": ("1.1.0", _GENE_BC),
-    "cd4_t_helper": ("1.1.0", _GENE_BC),
-    "regulatory_t": ("1.1.0", _GENE_BC),
-    "naive_t": ("1.1.0", _GENE_BC),
-    "memory_t": ("1.1.0", _GENE_BC),
-    "cytotoxic_t": ("1.1.0", _GENE_BC),
-    "naive_cytotoxic": ("1.1.0", _GENE_BC),
-    "pbmc8k": ("2.1.0", _GENE_BC),
-    "pbmc4k": ("2.1.0", _GENE_BC),
-    "t_3k": ("2.1.0", _GENE_BC),
-    "t_4k": ("2.1.0", _GENE_BC),
-    "neuron_9k": ("2.1.0", _GENE_BC),
-    "pbmc_1k_protein_v3": ("3.0.0", _FEATURE_BC),
-    "pbmc_10k_protein_v3": ("3.0.0", _FEATURE_BC),
-    "malt_10k_protein_v3": ("3.0.0", _FEATURE_BC),
-    "pbmc_1k_v2": ("3.0.0", _FEATURE_BC),
-    "pbmc_1k_v3": ("3.0.0", _FEATURE_BC),
-    "pbmc_10k_v3": ("3.0.0", _FEATURE_BC),
-    "hgmm_1k_v2": ("3.0.0", _FEATURE_BC),
-    "hgmm_1k_v3": ("3.0.0", _FEATURE_BC),
-    "hgmm_5k_v3": ("3.0.0", _FEATURE_BC),
-    "hgmm_10k_v3": ("3.0.0", _FEATURE_BC),
-    "neuron_1k_v2": ("3.0.0", _FEATURE_BC),
-    "neuron_1k_v3": ("3.0.0", _FEATURE_BC),
-    "neuron_10k_v3": ("3.0.0", _FEATURE_BC),
-    "heart_1k_v2": ("3.0.0", _FEATURE_BC),
-    "heart_1k_v3": ("3.0.0", _FEATURE_BC),
-    "heart_10k_v3": ("3.0.0", _FEATURE_BC),
+# archive family of each group (Cell Ranger 3 renamed the matrices)
+_FAMILY = {
+    "1.1.0": "gene_bc_matrices",
+    "2.1.0": "gene_bc_matrices",
+    "3.0.0": "feature_bc_matrix",
+    "3.1.0": "feature_bc_matrix",
+}
+
+#: Dataset name -> its group (derived from :data:`available_datasets`).
+dataset_to_group: Dict[str, str] = {
+    name: group for group, names in available_datasets.items() for name in names
+}
+
+#: Group -> address skeleton, formatted with (group, name, name, type).
+group_to_url_skeleton: Dict[str, str] = {
+    group: BASE_URL + "/{}/{}/{}_{}_" + family + ".tar.gz"
+    for group, family in _FAMILY.items()
+}
+
+#: Group -> archive name skeleton, formatted with the type.
+group_to_filename_skeleton: Dict[str, str] = {
+    group: "{}_" + family + ".tar.gz" for group, family in _FAMILY.items()
 }
 
 
 def check_type(type: str) -> None:
-    """Raise a ValueError unless ``type`` is ``"filtered"`` or ``"raw"``."""
-    if type not in TYPES:
-        raise ValueError(f"type must be one of {list(TYPES)}, got {type!r}")
+    """Raise a ValueError unless ``type`` is ``"filtered"`` or ``"raw"``.
+
+    Parameters
+    ----------
+    type
+        The type of matrix asked for.
+
+    Raises
+    ------
+    ValueError
+        If ``type`` is not in :data:`available_specification`.
+    """
+    if type not in available_specification:
+        raise ValueError(f"type must be one of {available_specification}, got {type!r}")
 
 
 def archive_name(dataset_name: str, type: str = "filtered") -> str:
@@ -79,7 +119,7 @@ def archive_name(dataset_name: str, type: str = "filtered") -> str:
         E.g. ``"filtered_gene_bc_matrices.tar.gz"`` or
         ``"raw_feature_bc_matrix.tar.gz"``.
     """
-    return f"{type}_{_family(dataset_name, type)}.tar.gz"
+    return group_to_filename_skeleton[_group(dataset_name, type)].format(type)
 
 
 def dataset_url(dataset_name: str, type: str = "filtered") -> str:
@@ -88,31 +128,30 @@ def dataset_url(dataset_name: str, type: str = "filtered") -> str:
     Parameters
     ----------
     dataset_name
-        One of the keys of :data:`DATASETS`.
+        One of the keys of :data:`dataset_to_group`.
     type
         ``"filtered"`` or ``"raw"``.
 
     Returns
     -------
     str
-        ``<BASE_URL>/<version>/<name>/<name>_<type>_<family>.tar.gz``.
+        ``<BASE_URL>/<group>/<name>/<name>_<type>_<family>.tar.gz``.
 
     Raises
     ------
     ValueError
         For an unknown dataset name (the message lists the known ones) or type.
     """
-    family = _family(dataset_name, type)
-    version = DATASETS[dataset_name][0]
-    return f"{BASE_URL}/{version}/{dataset_name}/{dataset_name}_{type}_{family}.tar.gz"
+    group = _group(dataset_name, type)
+    return group_to_url_skeleton[group].format(group, dataset_name, dataset_name, type)
 
 
-def _family(dataset_name: str, type: str) -> str:
-    """Archive family of a known dataset, after checking ``type``."""
+def _group(dataset_name: str, type: str) -> str:
+    """Group of a known dataset, after checking ``type``."""
     check_type(type)
-    if dataset_name not in DATASETS:
+    if dataset_name not in dataset_to_group:
         raise ValueError(
             f"dataset_name {dataset_name!r} is not a known 10x dataset; valid names: "
-            + ", ".join(DATASETS)
+            + ", ".join(dataset_to_group)
         )
-    return DATASETS[dataset_name][1]
+    return dataset_to_group[dataset_name]

@@ -18,7 +18,7 @@ def dataset_to_anndata(dataset) -> anndata.AnnData:
             obs[name] = np.asarray(values).reshape(-1)
     cell_types = getattr(dataset, "cell_types", None)
     if cell_types is not None and "labels" in dataset.cell_attribute_names:
-        names = cell_types.astype(str)
+        names = np.asarray(cell_types).astype(str)
         codes = dataset.labels.reshape(-1)
         if len(np.unique(names)) == len(names):
             obs["cell_types"] = pd.Categorical.from_codes(codes, categories=names)

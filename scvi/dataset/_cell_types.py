@@ -50,7 +50,8 @@ class CellTypeMixin:
         Labels are then remapped to ``0..N-1``, dropping the other cell types.
         """
         codes = self._label_codes(cell_types)
-        logger.info("Only keeping cell types: %s", self.cell_types[codes].tolist())
+        kept = np.asarray(self.cell_types)[codes].tolist()
+        logger.info("Only keeping cell types: %s", kept)
         self.update_cells(np.isin(self.labels.reshape(-1), codes))
         self.remap_categorical_attributes(["labels"])
 

@@ -152,3 +152,14 @@ def unique_or_raise(names: np.ndarray, name: str, where: Optional[str] = None) -
         dups = uniques[counts > 1][:10].tolist()
         where = f" in {where}" if where else ""
         raise ValueError(f"{name}{where} must be unique; duplicated: {dups}")
+
+
+def check_positive_int(value, name: str) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is a positive integer."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer, float, np.floating))
+        or int(value) != value
+        or value < 1
+    ):
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}")

@@ -79,19 +79,43 @@ class DerivedDataMixin:
             non-zero count, and mean of the normalized counts (each cell divided by
             its mean count, as in :meth:`normalize`) in each population.
         """
-        results = []
-        for name, idx in (("idx1", idx1), ("idx2", idx2)):
-            rows = as_index(idx, self.nb_cells, name)
-            if rows.size == 0:
-                raise ValueError(f"{name} selects no cell")
-            X = self.X[rows]
-            norm = self.norm_X[rows] if self.norm_X is not None else mean_normalize(X)
-            results.append(
-                (
-                    np.asarray(X.mean(axis=0)).reshape(-1),
-                    nonzero_fraction(X),
-                    np.asarray(norm.mean(axis=0)).reshape(-1),
-                )
+        return counts_properties(self.X, idx1, idx2, self.norm_X)
+
+
+def counts_properties(
+    counts, idx1, idx2, normalized=None
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column statistics of a count matrix in two sub-populations of its rows
+    (genes of ``X``, or the proteins of ``protein_expression``).
+
+    Parameters
+    ----------
+    counts
+        Dense or sparse ``(n_cells, n_features)`` counts.
+    idx1, idx2
+        Cell positions or boolean masks of the two populations.
+    normalized
+        The counts normalized per cell (default: each cell divided by its mean
+        count).
+
+    Returns
+    -------
+    mean1, mean2, nonz1, nonz2, norm_mean1, norm_mean2
+        Arrays of shape ``(n_features,)``.
+    """
+    results = []
+    for name, idx in (("idx1", idx1), ("idx2", idx2)):
+        rows = as_index(idx, counts.shape[0], name)
+        if rows.size == 0:
+            raise ValueError(f"{name} selects no cell")
+        X = counts[rows]
+        norm = normalized[rows] if normalized is not None else mean_normalize(X)
+        results.append(
+            (
+                np.asarray(X.mean(axis=0)).reshape(-1),
+                nonzero_fraction(X),
+                np.asarray(norm.mean(axis=0)).reshape(-1),
             )
-        (m1, z1, n1), (m2, z2, n2) = results
-        return m1, m2, z1, z2, n1, n2
+        )
+    (m1, z1, n1), (m2, z2, n2) = results
+    return m1, m2, z1, z2, n1, n2

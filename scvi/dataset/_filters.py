@@ -4,14 +4,16 @@ import logging
 from typing import Optional, Union
 
 import numpy as np
+import pandas as pd
 
 from ._checks import UnknownNameError, as_index
-from ._gene_selection import highly_variable_genes
-from ._matrix import col_sums, row_sums
+from ._hvg import FLAVORS, dataset_highly_variable_genes
+from ._matrix import col_sums, column_variances, row_sums
+from ._ranking import legacy_argsort
 
 logger = logging.getLogger("scvi.dataset.dataset")
 
-_MODES = ("variance", "seurat_v2", "cell_ranger", "seurat_v3")
+_MODES = ("variance",) + FLAVORS
 
 
 class FilterMixin:
@@ -68,13 +70,22 @@ class FilterMixin:
         self.update_cells(np.isin(values.reshape(-1), np.asarray(values_to_keep)))
 
     def subsample_cells(self, size: Union[int, float] = 1.0) -> None:
-        """Keep the cells with the most counts.
+        """Keep the cells with the most counts, largest library size first.
+
+        As in scVI 0.6.8, the kept cells are ordered by decreasing total count (all
+        of them when ``size`` keeps every cell); cells with the same total come in
+        the reverse of the order of numpy's (< 1.25) default argsort.
 
         Parameters
         ----------
         size
             A float in (0, 1] keeps ``int(size * nb_cells)`` cells, an int keeps
-            ``size`` cells. The kept cells stay in their original order.
+            ``size`` cells (every cell if larger than their number).
+
+        Raises
+        ------
+        ValueError
+            If ``size`` is not an int or a float in (0, 1], or keeps no cell.
         """
         if isinstance(size, (bool, np.bool_)) or not isinstance(
             size, (int, float, np.integer, np.floating)
@@ -88,10 +99,86 @@ class FilterMixin:
             n_keep = int(size)
         if n_keep < 1:
             raise ValueError(f"size={size} keeps no cell")
-        if n_keep >= self.nb_cells:
-            return
-        order = np.argsort(-row_sums(self.X), kind="stable")[:n_keep]
-        self.update_cells(np.sort(order))
+        self.update_cells(legacy_argsort(row_sums(self.X))[::-1][:n_keep])
+
+    def highly_variable_genes(
+        self,
+        n_top_genes: Optional[int] = None,
+        flavor: Optional[str] = "seurat_v3",
+        batch_correction: Optional[bool] = True,
+        **highly_var_genes_kwargs,
+    ) -> pd.DataFrame:
+        """Find the highly variable genes, as scVI 0.6.8's ``_highly_variable_genes``.
+
+        Flavors: ``"seurat_v2"`` (Satija et al. 2015) and ``"cell_ranger"`` (Zheng
+        et al. 2017) on counts scaled to 1e4 per cell and log1p-transformed;
+        ``"seurat_v3"`` (Stuart et al. 2019, on raw counts); ``"poisson_zeros"``
+        (enrichment of zeros over a Poisson model, after Andrews & Hemberg 2019;
+        random: seed torch for reproducible values). The dataset is not changed.
+
+        Parameters
+        ----------
+        n_top_genes
+            Number of genes to select; required for ``"seurat_v3"`` and
+            ``"poisson_zeros"``. Without it, ``"seurat_v2"`` and ``"cell_ranger"``
+            select the genes passing their mean and dispersion cutoffs.
+        flavor
+            ``"seurat_v2"``, ``"cell_ranger"``, ``"seurat_v3"`` or
+            ``"poisson_zeros"``.
+        batch_correction
+            If True and the dataset has several batches, genes are ranked within
+            every batch and the batches combined.
+        **highly_var_genes_kwargs
+            ``min_mean``, ``max_mean``, ``min_disp``, ``max_disp`` (cutoffs) and
+            ``n_bins`` (bins of mean expression) of the dispersion flavors,
+            ``span`` (loess) of ``"seurat_v3"``, ``n_samples``, ``use_cuda``,
+            ``silent`` and ``minibatch_size`` of ``"poisson_zeros"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per gene, indexed by the gene position as a string, with the
+            boolean column ``highly_variable`` and the statistics of the flavor:
+            ``means``, ``dispersions``, ``dispersions_norm`` (dispersion flavors);
+            ``highly_variable_median_rank``, ``highly_variable_median_variance``
+            (``"seurat_v3"``); ``observed_fraction_zeros``,
+            ``expected_fraction_zeros``, ``prob_zero_enriched_nbatches``,
+            ``prob_zero_enrichment``, ``prob_zero_enrichment_rank``
+            (``"poisson_zeros"``). With batch correction over several batches,
+            ``highly_variable_nbatches`` (batches where the gene is highly variable)
+            and ``highly_variable_intersection`` (all of them) come too.
+
+        Raises
+        ------
+        ValueError
+            If ``flavor`` is unknown, or ``n_top_genes`` missing where required or
+            not a positive int.
+        TypeError
+            If a keyword argument is none of the options above.
+        """
+        return dataset_highly_variable_genes(
+            self.X,
+            self.batch_indices,
+            n_top_genes=n_top_genes,
+            flavor=flavor,
+            batch_correction=batch_correction,
+            **highly_var_genes_kwargs,
+        )
+
+    def _highly_variable_genes(
+        self,
+        n_top_genes: Optional[int] = None,
+        flavor: Optional[str] = "seurat_v3",
+        batch_correction: Optional[bool] = True,
+        **highly_var_genes_kwargs,
+    ) -> pd.DataFrame:
+        """scVI 0.6.8's name of :meth:`highly_variable_genes` (same behaviour)."""
+        return self.highly_variable_genes(
+            n_top_genes=n_top_genes,
+            flavor=flavor,
+            batch_correction=batch_correction,
+            **highly_var_genes_kwargs,
+        )
 
     def subsample_genes(
         self,
@@ -99,14 +186,18 @@ class FilterMixin:
         new_ratio_genes: Optional[float] = None,
         subset_genes=None,
         mode: Optional[str] = "seurat_v3",
+        batch_correction: Optional[bool] = True,
         **highly_var_genes_kwargs,
     ) -> None:
         """Keep a subset of the genes: given ones, or the most variable ones.
 
-        Either keeps ``subset_genes``, or selects ``new_n_genes`` (or a proportion
-        ``new_ratio_genes``) of the genes with the gene selection ``mode``. Without
-        any of the three, ``seurat_v2`` and ``cell_ranger`` select the genes passing
-        their dispersion and mean cut-offs. The kept genes stay in their order.
+        Either keeps ``subset_genes``, in their order, or selects ``new_n_genes``
+        (or a proportion ``new_ratio_genes``) of the genes with the gene selection
+        ``mode``. Without any of the three, ``seurat_v2`` and ``cell_ranger`` select
+        the genes passing their dispersion and mean cutoffs. Genes selected by
+        ``"variance"`` come by decreasing variance (as in scVI 0.6.8), the other
+        modes keep the genes in their order. Asking for at least as many genes as
+        there are leaves the dataset unchanged.
 
         Parameters
         ----------
@@ -117,14 +208,23 @@ class FilterMixin:
         subset_genes
             Positions, boolean mask or names of the genes to keep.
         mode
-            ``"variance"`` (largest variance of the counts), ``"seurat_v2"``,
-            ``"cell_ranger"`` (both on counts normalized to 1e4 per cell and log1p),
-            or ``"seurat_v3"`` (Stuart 2019 variance-stabilized selection on raw
-            counts; needs ``new_n_genes`` or ``new_ratio_genes``).
+            ``"variance"`` (largest variance of the counts, batches ignored), or a
+            flavor of :meth:`highly_variable_genes`: ``"seurat_v2"``,
+            ``"cell_ranger"``, ``"seurat_v3"`` or ``"poisson_zeros"`` (the last two
+            need ``new_n_genes`` or ``new_ratio_genes``).
+        batch_correction
+            If True and the dataset has several batches, genes are selected within
+            every batch and the selections combined.
         **highly_var_genes_kwargs
-            ``batch_correction`` (default True: with several batches, genes are
-            selected per batch and combined), and the cut-offs ``min_mean``,
-            ``max_mean``, ``min_disp``, ``max_disp``, ``n_bins``, ``span``.
+            Options of :meth:`highly_variable_genes` (cutoffs, ``n_bins``,
+            ``span``, ``n_samples``, ...).
+
+        Raises
+        ------
+        ValueError
+            If more than one of ``new_n_genes``, ``new_ratio_genes`` and
+            ``subset_genes`` is given, ``mode`` is unknown, or the number of genes
+            is missing or not positive.
         """
         given = [a is not None for a in (new_n_genes, new_ratio_genes, subset_genes)]
         if sum(given) > 1:
@@ -143,7 +243,7 @@ class FilterMixin:
                     f"new_ratio_genes must be in (0, 1], got {new_ratio_genes}"
                 )
             n_genes = int(new_ratio_genes * self.nb_genes)
-        if n_genes is None and mode in ("variance", "seurat_v3"):
+        if n_genes is None and mode in ("variance", "seurat_v3", "poisson_zeros"):
             raise ValueError(f"mode={mode!r} needs new_n_genes or new_ratio_genes")
         if n_genes is not None:
             if n_genes < 1:
@@ -155,17 +255,15 @@ class FilterMixin:
                     self.nb_genes,
                 )
                 return
-        batch_correction = highly_var_genes_kwargs.pop("batch_correction", True)
-        if mode != "variance":
-            logger.info("extracting highly variable genes")
-        batches = (
-            self.batch_indices if batch_correction and self.n_batches > 1 else None
-        )
-        selection = highly_variable_genes(
-            self.X,
-            batch_indices=batches,
-            flavor=mode,
+        if mode == "variance":
+            variances = column_variances(self.X)
+            self.update_genes(legacy_argsort(variances)[::-1][:n_genes])
+            return
+        logger.info("extracting highly variable genes")
+        selection = self.highly_variable_genes(
             n_top_genes=n_genes,
+            flavor=mode,
+            batch_correction=batch_correction,
             **highly_var_genes_kwargs,
         )
         self.update_genes(selection["highly_variable"].to_numpy())

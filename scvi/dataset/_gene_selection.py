@@ -11,6 +11,12 @@ Four flavors are available:
 
 All statistics are computed in float64. A sparse matrix is never densified: means and
 variances come from sums over its stored values.
+
+:func:`highly_variable_genes` returns scanpy's statistics (its results are checked
+against scanpy). :meth:`~scvi.dataset.GeneExpressionDataset.highly_variable_genes`
+(:mod:`._hvg`) returns scVI 0.6.8's DataFrame: built from this module for the
+dispersion flavors, from :mod:`._seurat_v3` (scVI 0.6.8's batch rule) and
+:mod:`._poisson_zeros` for the others.
 """
 
 import logging
@@ -20,7 +26,8 @@ import pandas as pd
 import scipy.sparse as sp_sparse
 from scipy.special import ndtri
 
-from ._matrix import nonzero_count, row_sums, scale_rows
+from ._matrix import canonical_counts, nonzero_count, row_sums, scale_rows
+from ._seurat_v3 import paper_selection
 
 logger = logging.getLogger(__name__)
 
@@ -32,41 +39,18 @@ _TARGET_SUM = 1e4
 _MAD_SCALE = 1.0 / ndtri(0.75)
 
 
-def _as_matrix(X):
-    """Return ``X`` as a 2-D ndarray or a canonical CSR matrix (no copy if possible)."""
-    if sp_sparse.issparse(X):
-        X = sp_sparse.csr_matrix(X)
-        if not X.has_canonical_format:
-            X = X.copy()
-            X.sum_duplicates()
-        return X
-    X = np.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(
-            f"`X` must be a 2-D (cells x genes) matrix, got shape {X.shape}"
-        )
-    return X
+def _sum_sq_dev(X, means: np.ndarray) -> np.ndarray:
+    """Sum over cells of ``(x - mean) ** 2`` for every gene.
 
-
-def _sum_sq_dev(X, means: np.ndarray, clip=None) -> np.ndarray:
-    """Sum over cells of ``(min(x, clip) - mean) ** 2`` for every gene.
-
-    ``clip`` must be positive when given, so that zeros are never clipped and the
-    implicit zeros of a sparse matrix each add ``mean ** 2``.
+    The implicit zeros of a sparse matrix each add ``mean ** 2``.
     """
     if sp_sparse.issparse(X):
         cols = X.indices
-        dev = X.data.astype(np.float64)
-        if clip is not None:
-            np.minimum(dev, clip[cols], out=dev)
-        dev -= means[cols]
+        dev = X.data.astype(np.float64) - means[cols]
         n_stored = np.bincount(cols, minlength=X.shape[1])
         stored = np.bincount(cols, weights=dev * dev, minlength=X.shape[1])
         return stored + (X.shape[0] - n_stored) * means**2
-    dev = X.astype(np.float64)
-    if clip is not None:
-        np.minimum(dev, clip, out=dev)
-    dev -= means
+    dev = X.astype(np.float64) - means
     return np.einsum("ij,ij->j", dev, dev)
 
 
@@ -216,64 +200,6 @@ def _dispersion_flavor(X, batches, flavor, n_top_genes, n_bins, cutoffs):
     return hvg, dict(columns, highly_variable_nbatches=n_batches)
 
 
-def _seurat_v3(X, batches, n_top_genes, span):
-    """Highly variable genes of the ``"seurat_v3"`` (vst) flavor."""
-    from skmisc.loess import loess
-
-    n_genes = X.shape[1]
-    means, variances = _mean_var(X, ddof=1)
-    norm_vars = []
-    for rows in batches if batches is not None else [None]:
-        X_batch = X if rows is None else X[rows]
-        n_cells = X_batch.shape[0]
-        batch_means, batch_vars = _mean_var(X_batch, ddof=1)
-        not_const = batch_vars > 0
-        log_fit = np.zeros(n_genes)
-        model = loess(
-            np.log10(batch_means[not_const]),
-            np.log10(batch_vars[not_const]),
-            span=span,
-            degree=2,
-        )
-        try:
-            model.fit()
-        except ValueError as error:
-            raise ValueError(
-                f"the seurat_v3 loess fit failed on {int(not_const.sum())} genes with "
-                f"non-zero variance ({error}); with so few genes use "
-                "mode='variance' or a larger `span`"
-            ) from error
-        log_fit[not_const] = model.outputs.fitted_values
-        reg_std = np.sqrt(10**log_fit)
-        # counts above mean + sqrt(n_cells) * regularized std are clipped
-        clip = batch_means + reg_std * np.sqrt(n_cells)
-        sum_sq = _sum_sq_dev(X_batch, batch_means, clip=clip)
-        norm_vars.append(sum_sq / ((n_cells - 1) * reg_std**2))
-    norm_vars = np.vstack(norm_vars)
-
-    # rank 0 is the most variable gene of a batch
-    ranks = np.argsort(np.argsort(-norm_vars, axis=1, kind="stable"), axis=1)
-    in_top = ranks < n_top_genes
-    n_batches = in_top.sum(axis=0)
-    top_ranks = np.ma.masked_array(ranks.astype(np.float64), mask=~in_top)
-    median_rank = np.ma.median(top_ranks, axis=0).filled(np.nan)
-    # most batches first, then smallest median rank (NaN last)
-    order = np.lexsort(
-        (np.where(np.isnan(median_rank), np.inf, median_rank), -n_batches)
-    )
-    hvg = np.zeros(n_genes, dtype=bool)
-    hvg[order[:n_top_genes]] = True
-    columns = dict(
-        means=means,
-        variances=variances,
-        variances_norm=norm_vars.mean(axis=0),
-        highly_variable_rank=median_rank,
-    )
-    if batches is not None:
-        columns["highly_variable_nbatches"] = n_batches
-    return hvg, columns
-
-
 def _batch_rows(batch_indices, n_cells: int):
     """Row indices of every batch, or None when there is at most one batch."""
     if batch_indices is None:
@@ -371,7 +297,7 @@ def highly_variable_genes(
         if int(n_top_genes) != n_top_genes or n_top_genes < 1:
             raise ValueError(f"`n_top_genes` must be a positive int, got {n_top_genes}")
         n_top_genes = int(n_top_genes)
-    X = _as_matrix(X)
+    X = canonical_counts(X)
     batches = _batch_rows(batch_indices, X.shape[0])
 
     if flavor == "variance":
@@ -380,7 +306,7 @@ def highly_variable_genes(
         hvg[np.argsort(-variances, kind="stable")[:n_top_genes]] = True
         columns = dict(variances=variances)
     elif flavor == "seurat_v3":
-        hvg, columns = _seurat_v3(X, batches, n_top_genes, span)
+        hvg, columns = paper_selection(X, batches, n_top_genes, span)
     else:
         cutoffs = (min_mean, max_mean, min_disp, max_disp)
         hvg, columns = _dispersion_flavor(

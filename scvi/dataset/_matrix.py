@@ -12,6 +12,86 @@ import scipy.sparse as sp_sparse
 logger = logging.getLogger(__name__)
 
 
+def canonical_counts(X):
+    """``X`` as a 2-D ndarray or a CSR matrix without duplicate entries.
+
+    No copy is made when ``X`` already is one of them.
+
+    Raises
+    ------
+    ValueError
+        If a dense ``X`` is not 2-D.
+    """
+    if sp_sparse.issparse(X):
+        X = sp_sparse.csr_matrix(X)
+        if not X.has_canonical_format:
+            X = X.copy()
+            X.sum_duplicates()
+        return X
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"`X` must be a 2-D (cells x genes) matrix, got shape {X.shape}"
+        )
+    return X
+
+
+def column_moments(X, clip=None):
+    """Sums of ``y`` and ``y ** 2`` over the rows, ``y = min(x, clip)``, in float64.
+
+    The clipped values are counted and added as ``count * clip``, so that the sums of
+    integer counts are exact whatever their order.
+
+    Parameters
+    ----------
+    X
+        Dense matrix or canonical CSR matrix.
+    clip
+        Positive value of every column (so that zeros are never clipped), or None.
+
+    Returns
+    -------
+    tuple
+        The float64 sums and sums of squares of every column.
+    """
+    if sp_sparse.issparse(X):
+        values, cols = X.data.astype(np.float64), X.indices
+    else:
+        values = np.asarray(X, dtype=np.float64)
+        cols = None
+    if clip is not None:
+        over = values > (clip if cols is None else clip[cols])
+        values = np.where(over, 0.0, values)
+    if cols is None:
+        sums = values.sum(axis=0)
+        squares = np.einsum("ij,ij->j", values, values)
+        n_over = over.sum(axis=0) if clip is not None else 0
+    else:
+        n_genes = X.shape[1]
+        sums = np.bincount(cols, weights=values, minlength=n_genes)
+        squares = np.bincount(cols, weights=values * values, minlength=n_genes)
+        n_over = np.bincount(cols[over], minlength=n_genes) if clip is not None else 0
+    if clip is not None:
+        sums = sums + n_over * clip
+        squares = squares + n_over * clip * clip
+    return sums, squares
+
+
+def column_variances(X) -> np.ndarray:
+    """Variance (``ddof=0``) of every column of a dense or sparse matrix (float64).
+
+    A dense matrix gets numpy's two-pass variance in float64, the very values (and
+    so the order of near ties) of scVI 0.6.8. A sparse one is not densified: exact
+    sums give columns holding the same integer counts the same variance.
+    """
+    X = canonical_counts(X)
+    if not sp_sparse.issparse(X):
+        return np.var(X, axis=0, dtype=np.float64)
+    n_cells = max(X.shape[0], 1)
+    sums, squares = column_moments(X)
+    return np.maximum(squares - sums * (sums / n_cells), 0.0) / n_cells
+
+
 def row_sums(X) -> np.ndarray:
     """Total counts of each row (cell), as float64 of shape (n_rows,)."""
     return np.asarray(X.sum(axis=1, dtype=np.float64)).reshape(-1)

@@ -89,7 +89,7 @@ def _categorical(name: str, datasets, shared_mapping: Optional[str], shared: boo
 
 
 def _measurements(datasets, intersection: Dict[str, bool]) -> List[CellMeasurement]:
-    """Merge cell measurements on the intersection or union of their columns."""
+    """Merge cell measurements on the sorted intersection or union of their columns."""
     first = datasets[0].cell_measurements_col_mappings
     merged = []
     for name, columns_attr in first.items():
@@ -100,11 +100,13 @@ def _measurements(datasets, intersection: Dict[str, bool]) -> List[CellMeasureme
             continue
         columns = [np.asarray(getattr(d, columns_attr)) for d in datasets]
         data = [getattr(d, name) for d in datasets]
+        # the merged columns are sorted (scVI 0.6.8's order), for both modes
         if intersection.get(name, True):
             kept = columns[0][np.all([np.isin(columns[0], c) for c in columns], axis=0)]
+            kept = np.sort(kept)
             blocks = [x[:, _positions(kept, c)] for x, c in zip(data, columns)]
         else:
-            kept = _union(columns)
+            kept = np.sort(_union(columns))
             blocks = []
             for x, c in zip(data, columns):
                 cols = _positions(c, kept)

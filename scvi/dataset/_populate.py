@@ -308,9 +308,12 @@ class PopulateMixin:
         Gene-wise attributes come from the first dataset. Cell-wise attributes
         present in every dataset are concatenated: an attribute shared through a
         mapping (``labels`` through ``cell_types`` when ``shared_labels``) is
-        remapped onto the union of the mappings; another categorical attribute (such
-        as ``batch_indices``) is offset by the number of categories before it. The
-        datasets given are not modified.
+        remapped onto the union of the mappings (in order of first appearance,
+        dataset by dataset); another categorical attribute (such as
+        ``batch_indices``) is offset by the number of categories before it, its
+        mappings concatenated. As in scVI 0.6.8, the merged mappings (e.g.
+        ``cell_types``) are lists and the columns of merged cell measurements (e.g.
+        ``protein_names``) are sorted. The datasets given are not modified.
 
         Parameters
         ----------
@@ -340,3 +343,7 @@ class PopulateMixin:
             cell_measurement_intersection=cell_measurement_intersection,
         )
         self._populate(**merged, remap_attributes=True)
+        # scVI 0.6.8 leaves each merged mapping (e.g. cell_types) as a list
+        for mappings in merged["mappings"].values():
+            for mapping_name in mappings:
+                setattr(self, mapping_name, list(getattr(self, mapping_name)))

@@ -2,26 +2,37 @@
 
 import logging
 import os
+from collections import namedtuple
 
 import numpy as np
 import pandas as pd
 
+from ._checks import UnknownNameError
 from ._registry import CellMeasurement
 from .dataset import DownloadableDataset
 
 logger = logging.getLogger(__name__)
 
 _GEO = "https://www.ncbi.nlm.nih.gov/geo/download/?acc=GSE100866&format=file&file="
-# GEO file prefix of each dataset; the files are RNA_umi, ADT_umi, ADT_clr-transformed
-_GEO_PREFIXES = {
-    "cbmc": "GSE100866_CBMC_8K_13AB_10X",
-    "pbmc": "GSE100866_PBMC_vs_flow_10X",
-    "cd8": "GSE100866_CD8_merged",
+
+#: Dataset name -> name of its files in GEO series GSE100866 (as in scVI 0.6.8).
+available_datasets = {
+    "cbmc": "CBMC_8K_13AB_10X",
+    "pbmc": "PBMC_vs_flow_10X",
+    "cd8": "CD8_merged",
 }
-_KINDS = (
-    ("rna", "RNA_umi"),
-    ("adt", "ADT_umi"),
-    ("adt_centered", "ADT_clr-transformed"),
+
+CiteSeqFilenames = namedtuple("CiteSeqFilenames", ["rna", "adt", "adt_centered"])
+CiteSeqFilenames.__doc__ = """Names of the three files of a CITE-seq dataset.
+
+Each field holds the name of a file in ``save_path``: ``rna`` the RNA counts,
+``adt`` the protein (ADT) counts, ``adt_centered`` their centered log ratio
+transform. Its order is that of the downloads (scVI 0.6.8's fields).
+"""
+
+# file kind of each field in GEO
+_GEO_KINDS = CiteSeqFilenames(
+    rna="RNA_umi", adt="ADT_umi", adt_centered="ADT_clr-transformed"
 )
 
 
@@ -54,11 +65,18 @@ class CiteSeqDataset(DownloadableDataset):
     delayed_populating
         Switch for delayed populating mechanism.
 
+    Attributes
+    ----------
+    filenames : CiteSeqFilenames
+        Names of the three files in ``save_path`` (which is ``save_path/<name>``).
+
     Raises
     ------
+    KeyError
+        If ``name`` is not a key of ``available_datasets`` (the error is also a
+        :class:`ValueError`).
     ValueError
-        If ``name`` is unknown, or an ADT file lacks some cells of the RNA file or
-        holds non-numeric values.
+        If an ADT file lacks some cells of the RNA file or holds non-numeric values.
 
     Examples
     --------
@@ -72,18 +90,22 @@ class CiteSeqDataset(DownloadableDataset):
         save_path: str = "data/citeSeq",
         delayed_populating: bool = False,
     ):
-        if name not in _GEO_PREFIXES:
-            raise ValueError(
-                f"name must be one of {sorted(_GEO_PREFIXES)}, got {name!r}"
+        if name not in available_datasets:
+            raise UnknownNameError(
+                f"name must be one of {sorted(available_datasets)}, got {name!r}"
             )
         self.name = name
-        prefix = _GEO_PREFIXES[name]
+        prefix = "GSE100866_" + available_datasets[name]
+        filenames = CiteSeqFilenames(
+            *(f"{name}_{kind}.csv.gz" for kind in CiteSeqFilenames._fields)
+        )
         super().__init__(
-            urls=[f"{_GEO}{prefix}-{geo}.csv.gz" for _, geo in _KINDS],
-            filenames=[f"{name}/{name}_{kind}.csv.gz" for kind, _ in _KINDS],
-            save_path=save_path,
+            urls=[f"{_GEO}{prefix}-{geo}.csv.gz" for geo in _GEO_KINDS],
+            filenames=filenames,
+            save_path=os.path.join(save_path, name),
             delayed_populating=delayed_populating,
         )
+        self.filenames = filenames
 
     def populate(self) -> None:
         """Read the RNA and ADT files and populate the dataset."""

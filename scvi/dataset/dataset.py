@@ -25,8 +25,10 @@ from ._matrix import (
     library_size_stats,
     nonzero_fraction,
 )
+from ._poisson_zeros import poisson_gene_selection
 from ._populate import PopulateMixin
 from ._registry import CellMeasurement, OrderedSet
+from ._seurat_v3 import seurat_v3_highly_variable_genes
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ __all__ = [
     "check_nonnegative_integers",
     "compute_library_size",
     "concatenate_arrays",
+    "seurat_v3_highly_variable_genes",
+    "poisson_gene_selection",
 ]
 
 _LIBRARY_ATTRIBUTES = ("local_means", "local_vars")

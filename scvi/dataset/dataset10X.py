@@ -19,13 +19,21 @@ from ._10x_mex import (
     remove_paths,
     resolve,
 )
-from ._10x_urls import DATASETS, archive_name, check_type, dataset_url
+from ._10x_urls import (  # noqa: F401 (scVI 0.6.8's tables, re-exported here)
+    archive_name,
+    available_datasets,
+    available_specification,
+    check_type,
+    dataset_to_group,
+    dataset_url,
+    group_to_filename_skeleton,
+    group_to_url_skeleton,
+)
+from ._barcode_match import match_barcodes, take_cells
 from ._legacy_pickle import read_legacy_pickle
 from .dataset import CellMeasurement, DownloadableDataset
 
 logger = logging.getLogger(__name__)
-
-available_datasets = list(DATASETS)
 
 
 class Dataset10X(DownloadableDataset):
@@ -58,7 +66,10 @@ class Dataset10X(DownloadableDataset):
         "pbmc_10k_protein_v3", "malt_10k_protein_v3", "pbmc_1k_v2", "pbmc_1k_v3",
         "pbmc_10k_v3", "hgmm_1k_v2", "hgmm_1k_v3", "hgmm_5k_v3", "hgmm_10k_v3",
         "neuron_1k_v2", "neuron_1k_v3", "neuron_10k_v3", "heart_1k_v2",
-        "heart_1k_v3", "heart_10k_v3". Another name is accepted only with a ``url``.
+        "heart_1k_v3", "heart_10k_v3", "5k_pbmc_protein_v3",
+        "5k_pbmc_protein_v3_nextgem" (the keys of ``dataset_to_group``; see
+        ``available_datasets`` for them by Cell Ranger release). Another name is
+        accepted only with a ``url``.
     filename : str, optional
         Manual override of the filename to write to (an archive, or a folder in
         ``save_path`` holding Cell Ranger outputs). By default
@@ -364,48 +375,3 @@ class BrainSmallDataset(Dataset10X):
         logger.info("Finished preprocessing dataset")
         self.populate_from_data(**kwargs)
         self.subsample_genes(new_n_genes=3000, mode="variance")
-
-
-def match_barcodes(cell_attributes: Optional[dict], wanted, where: str):
-    """Positions of ``wanted`` barcodes among the dataset's barcodes.
-
-    Returns
-    -------
-    rows, kept
-        ``rows[i]`` is the dataset row of ``wanted[kept[i]]``; barcodes missing from
-        the data are left out of ``kept``, with a warning.
-    """
-    if not cell_attributes or "barcodes" not in cell_attributes:
-        raise ValueError(f"{where} has no barcodes file: cannot match the metadata")
-    lookup = {}
-    for row, barcode in enumerate(np.asarray(cell_attributes["barcodes"]).tolist()):
-        lookup.setdefault(barcode, row)
-    wanted = [str(b) for b in wanted]
-    kept = [i for i, b in enumerate(wanted) if b in lookup]
-    if len(kept) < len(wanted):
-        logger.warning(
-            "%i of the %i cells of the metadata are not in %s: left out",
-            len(wanted) - len(kept),
-            len(wanted),
-            where,
-        )
-    if not kept:
-        raise ValueError(f"no cell of the metadata is in {where}")
-    rows = np.array([lookup[wanted[i]] for i in kept], dtype=np.int64)
-    return rows, np.asarray(kept, dtype=np.int64)
-
-
-def take_cells(kwargs: dict, rows: np.ndarray) -> dict:
-    """Subset the cells of populate_from_data keyword arguments (rows in order)."""
-    out = dict(kwargs)
-    out["X"] = kwargs["X"][rows]
-    out["batch_indices"] = np.asarray(kwargs["batch_indices"])[rows]
-    out["Ys"] = [
-        CellMeasurement(m.name, m.data[rows], m.columns_attr_name, m.columns)
-        for m in kwargs["Ys"]
-    ]
-    out["cell_attributes_dict"] = {
-        name: np.asarray(values)[rows]
-        for name, values in (kwargs["cell_attributes_dict"] or {}).items()
-    }
-    return out

@@ -75,17 +75,65 @@ def high_level_cluster(cluster_name: str) -> Optional[str]:
     return None
 
 
+def fine_clusters(names, cluster_ids=None, where: str = "the loom file"):
+    """Cell types ordered by cluster id, and the label of each cell.
+
+    This is scVI 0.6.8's order of the fine osmFISH clusters: ``"Excluded"`` (id 0)
+    first, then ``"Pyramidal L6"`` (id 1), ... Without ids the names are sorted.
+
+    Parameters
+    ----------
+    names
+        Cluster name of each cell (``ClusterName``).
+    cluster_ids
+        Cluster id of each cell (``ClusterID``), or None.
+    where
+        What holds them, for error messages.
+
+    Returns
+    -------
+    cell_types : numpy.ndarray
+        The distinct names, by increasing id.
+    labels : numpy.ndarray
+        Position of each cell's cluster in ``cell_types`` (int64).
+
+    Raises
+    ------
+    ValueError
+        If ids and names do not match one to one.
+    """
+    names = np.asarray(names, dtype=str).reshape(-1)
+    if cluster_ids is None:
+        cell_types, labels = np.unique(names, return_inverse=True)
+        return cell_types, labels.astype(np.int64)
+    cluster_ids = np.asarray(cluster_ids).reshape(-1)
+    if len(cluster_ids) != len(names):
+        raise ValueError(
+            f"{where}: ClusterID has {len(cluster_ids)} entries, ClusterName "
+            f"{len(names)}"
+        )
+    _, first, labels = np.unique(cluster_ids, return_index=True, return_inverse=True)
+    cell_types = names[first]
+    if np.any(cell_types[labels] != names) or len(set(cell_types)) < len(first):
+        raise ValueError(f"{where}: ClusterID and ClusterName do not match one to one")
+    return cell_types, labels.reshape(-1).astype(np.int64)
+
+
 class SmfishDataset(DownloadableDataset):
     """Loads osmFISH data of mouse cortex cells from the Linnarsson lab.
 
     The loom file ``osmFISH_SScortex_mouse_all_cell.loom`` holds the counts of 33
     genes (row attribute ``Gene``) in the cells, with the column attributes
-    ``ClusterName``, ``X`` and ``Y``. Cells of the ``Excluded`` cluster (left out
-    by the authors) are dropped; the spatial coordinates are the cell attributes
-    ``x_coord`` and ``y_coord``. Labels are the cluster names (``cell_types``, in
-    alphabetical order), or their high-level groups (see
-    :func:`high_level_cluster`; cells of a cluster without group are dropped, with
-    a warning).
+    ``ClusterName``, ``ClusterID``, ``X`` and ``Y``; the spatial coordinates are
+    the cell attributes ``x_coord`` and ``y_coord``.
+
+    Labels are either the high-level groups of the clusters (see
+    :func:`high_level_cluster`, ``cell_types`` in alphabetical order): cells of
+    the ``Excluded`` cluster (left out by the authors) and of a cluster without
+    group are dropped, the latter with a warning; or, with
+    ``use_high_level_cluster=False``, the cluster names of all cells, ``cell_types``
+    ordered by ``ClusterID`` as in scVI 0.6.8 (``"Excluded"`` first, then
+    ``"Pyramidal L6"``, ...; alphabetical without ``ClusterID``).
 
     Parameters
     ----------
@@ -101,7 +149,9 @@ class SmfishDataset(DownloadableDataset):
     Raises
     ------
     ValueError
-        If the loom file lacks one of the attributes above, or no cell is left.
+        If the loom file lacks one of the attributes above (``ClusterID`` is
+        optional), its cluster ids and names do not match one to one, or no cell is
+        left.
 
     Examples
     --------
@@ -150,13 +200,16 @@ class SmfishDataset(DownloadableDataset):
                     "Dropping the cells of clusters without high-level group: %s",
                     unknown,
                 )
+            kept = names != ""
+            if not kept.any():
+                raise ValueError(f"{path} has no cell outside the excluded clusters")
+            cell_types, labels = np.unique(names[kept], return_inverse=True)
         else:
-            names = np.where(clusters == _EXCLUDED, "", clusters)
-        kept = names != ""
-        if not kept.any():
-            raise ValueError(f"{path} has no cell outside the excluded clusters")
+            kept = np.ones(len(clusters), dtype=bool)
+            cell_types, labels = fine_clusters(
+                clusters, loom["col_attrs"].get("ClusterID"), path
+            )
         logger.info("Keeping %i of %i cells", kept.sum(), len(kept))
-        cell_types, labels = np.unique(names[kept], return_inverse=True)
         self.populate_from_data(
             X[kept],
             labels=labels.astype(np.int64),

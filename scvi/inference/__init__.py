@@ -10,6 +10,7 @@ from .annotation import (
 from .inference import AdapterTrainer, UnsupervisedTrainer
 from .posterior import Posterior
 from .posterior_utils import load_posterior
+from .total_inference import TotalPosterior, TotalTrainer
 from .trainer import Trainer
 
 __all__ = [
@@ -22,5 +23,7 @@ __all__ = [
     "AlternateSemiSupervisedTrainer",
     "ClassifierTrainer",
     "AnnotationPosterior",
+    "TotalTrainer",
+    "TotalPosterior",
     "load_posterior",
 ]

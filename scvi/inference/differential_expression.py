@@ -9,17 +9,25 @@ a Posterior and calls them. Two modes:
 * ``"change"`` (Boyeau et al. 2019): an effect size ``r = change_fn(h1, h2)``
   (default the log2 fold change) and ``M1: r in R1``, the region of differential
   expression (default ``|r| >= delta``); the posterior of ``r`` is summarised by its
-  mean, median, standard deviation, extremes and credible intervals.
+  mean, median, standard deviation, extremes and credible intervals
+  (:func:`~scvi.inference.summaries.describe_continuous_distrib`).
+
+Pairs of samples are drawn by :func:`pairs_sampler` (public in
+:mod:`scvi.inference.posterior_utils`, as in scVI 0.6.8); tables are written by
+:mod:`scvi.inference.de_output`.
 """
 
 import logging
 import os
-import tempfile
 import warnings
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
+import torch
+
+from .de_output import excel_engine, save_cluster_xlsx, write_atomically
+from .summaries import as_numpy, describe_continuous_distrib
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +69,81 @@ def resolve_m1_domain_fn(
     return lambda r: np.abs(r) >= delta
 
 
+def pairs_sampler(
+    arr1: Union[List[float], np.ndarray, torch.Tensor],
+    arr2: Union[List[float], np.ndarray, torch.Tensor],
+    use_permutation: bool = True,
+    M_permutation: int = None,
+    sanity_check_perm: bool = False,
+    weights1: Union[List[float], np.ndarray, torch.Tensor] = None,
+    weights2: Union[List[float], np.ndarray, torch.Tensor] = None,
+) -> tuple:
+    """In a context where we want to estimate a double sum, virtually increases the
+    number of samples by considering more pairs so as to better estimate the double
+    summation operation.
+
+    With ``use_permutation``, ``M_permutation`` elements (rows) of ``arr1`` are
+    drawn with replacement, with probabilities ``weights1`` (uniform if None),
+    then ``M_permutation`` of ``arr2`` with ``weights2``: the ``k``-th of each
+    form a pair. Draws use NumPy's global generator (:func:`numpy.random.choice`,
+    first for ``arr1`` then for ``arr2``), so :func:`scvi.set_seed` makes them
+    reproducible.
+
+    Parameters
+    ----------
+    arr1
+        samples from population 1, indexed along the first axis
+    arr2
+        samples from population 2
+    use_permutation
+        Whether to draw pairs at random; if False, ``arr1`` and ``arr2`` are
+        returned as they are.
+    M_permutation
+        Number of pairs to draw; None draws a single pair, returned as two
+        elements (rows) rather than arrays.
+    sanity_check_perm
+        If True, both elements of each pair are drawn uniformly from the two
+        populations pooled (``numpy.concatenate([arr1, arr2])``, a NumPy array;
+        the weights are not used), which should erase any difference between
+        them. In most cases, this parameter should remain False.
+    weights1
+        probabilities associated to array 1 for random sampling (summing to 1)
+    weights2
+        probabilities associated to array 2 for random sampling
+
+    Returns
+    -------
+    tuple
+        ``(new_arr1, new_arr2)``: each of ``M_permutation`` elements, of the type
+        of its input (a list is read as a NumPy array); ``(arr1, arr2)`` without
+        permutation.
+
+    Examples
+    --------
+    >>> np.random.seed(0)
+    >>> pairs_sampler(np.arange(5.0), np.arange(10.0, 13.0), M_permutation=3)
+    (array([4., 0., 3.]), array([11., 11., 12.]))
+    """
+    if not use_permutation:
+        return arr1, arr2
+    if sanity_check_perm:
+        pooled = np.concatenate([arr1, arr2])
+        first = np.random.choice(len(pooled), size=M_permutation)
+        second = np.random.choice(len(pooled), size=M_permutation)
+        return pooled[first], pooled[second]
+    # tensors are indexed where they are; lists become arrays
+    arr1, arr2 = (a if torch.is_tensor(a) else np.asarray(a) for a in (arr1, arr2))
+    p1, p2 = (None if w is None else as_numpy(w) for w in (weights1, weights2))
+    first = np.random.choice(len(arr1), size=M_permutation, p=p1)
+    second = np.random.choice(len(arr2), size=M_permutation, p=p2)
+    return arr1[first], arr2[second]
+
+
 def pair_indices(
     groups1: np.ndarray,
     groups2: np.ndarray,
     use_permutation: bool,
     M_permutation: int,
-    rng: np.random.RandomState,
 ):
     """Indices ``(i, j)`` of the sample pairs compared, within matching groups.
 
@@ -74,7 +151,8 @@ def pair_indices(
     conditioned on; one group when they share none). Without permutation the
     ``k``-th sample of population 1 in a group meets the ``k``-th of population 2;
     with permutation ``M_permutation`` pairs in all are drawn at random (with
-    replacement), split over the groups in proportion to their sizes.
+    replacement, by :func:`pairs_sampler`), split over the groups in proportion to
+    their sizes.
     """
     groups = [g for g in np.unique(groups1) if np.any(groups2 == g)]
     if not groups:
@@ -87,39 +165,12 @@ def pair_indices(
     for (a, b), size in zip(members, sizes):
         if use_permutation:
             n_pairs = max(int(round(M_permutation * size / sizes.sum())), 1)
-            left.append(a[rng.randint(len(a), size=n_pairs)])
-            right.append(b[rng.randint(len(b), size=n_pairs)])
+            a, b = pairs_sampler(a, b, M_permutation=n_pairs)
         else:
-            n_pairs = int(size)
-            left.append(a[:n_pairs])
-            right.append(b[:n_pairs])
+            a, b = a[: int(size)], b[: int(size)]
+        left.append(a)
+        right.append(b)
     return np.concatenate(left), np.concatenate(right)
-
-
-def credible_interval(samples: np.ndarray, level: float):
-    """Shortest interval holding a fraction ``level`` of the samples, per column.
-
-    Parameters
-    ----------
-    samples
-        ``(n_samples, n_genes)``.
-    level
-        In (0, 1].
-
-    Returns
-    -------
-    lower, upper : np.ndarray
-        ``(n_genes,)`` bounds.
-    """
-    if not 0 < level <= 1:
-        raise ValueError(f"cred_interval_lvls must lie in (0, 1], got {level!r}")
-    ordered = np.sort(samples, axis=0)
-    n = ordered.shape[0]
-    width = max(int(np.ceil(level * n)), 1)
-    spans = ordered[width - 1 :] - ordered[: n - width + 1]
-    start = np.argmin(spans, axis=0)
-    columns = np.arange(ordered.shape[1])
-    return ordered[start, columns], ordered[start + width - 1, columns]
 
 
 def bayes_factors(
@@ -181,16 +232,11 @@ def bayes_factors(
         "proba_not_de": 1.0 - proba_de,
         "bayes_factor": np.log(proba_de + EPS) - np.log(1.0 - proba_de + EPS),
         **scale_means,
-        "lfc_mean": r.mean(0),
-        "lfc_median": np.median(r, axis=0),
-        "lfc_std": r.std(0),
-        "lfc_min": r.min(0),
-        "lfc_max": r.max(0),
     }
-    for level in cred_interval_lvls or []:
-        lower, upper = credible_interval(r, level)
-        result[f"lfc_confidence_interval_{level}_min"] = lower
-        result[f"lfc_confidence_interval_{level}_max"] = upper
+    summary = describe_continuous_distrib(
+        r, credible_intervals_levels=cred_interval_lvls
+    )
+    result.update({f"lfc_{name}": value for name, value in summary.items()})
     return result
 
 
@@ -249,9 +295,10 @@ def write_de_results(
     save_dir: str,
     filename: str,
 ) -> str:
-    """Write per-cluster results: one xlsx sheet per cluster when openpyxl is
-    installed, else one csv with a ``clusters`` column. The file is written to a
-    temporary name and renamed when complete.
+    """Write per-cluster results: one xlsx sheet per cluster (named by its first 31
+    characters) when an Excel engine is installed (:func:`save_cluster_xlsx`),
+    else one csv with a ``clusters`` column. The file is written to a temporary
+    name and renamed when complete.
 
     Returns
     -------
@@ -260,26 +307,15 @@ def write_de_results(
     """
     os.makedirs(save_dir, exist_ok=True)
     try:
-        import openpyxl  # noqa: F401
-
+        excel_engine()
         extension = ".xlsx"
     except ImportError:
         extension = ".csv"
     path = os.path.join(save_dir, filename + extension)
-    handle, temporary = tempfile.mkstemp(suffix=extension, dir=save_dir)
-    os.close(handle)
-    try:
-        if extension == ".xlsx":
-            with pd.ExcelWriter(temporary, engine="openpyxl") as writer:
-                for cluster, frame in zip(clusters, results):
-                    frame.to_excel(writer, sheet_name=str(cluster)[:31])
-        else:
-            frames = [f.assign(clusters=c) for f, c in zip(results, clusters)]
-            pd.concat(frames).to_csv(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    if extension == ".xlsx":
+        save_cluster_xlsx(path, results, [str(c)[:31] for c in clusters])
+    else:
+        frames = [f.assign(clusters=c) for f, c in zip(results, clusters)]
+        write_atomically(path, pd.concat(frames).to_csv)
     logger.info("Differential expression results written to %s", path)
     return path

@@ -1,4 +1,8 @@
-"""Helpers users call next to a Posterior: metrics, plots and ``load_posterior``.
+"""Helpers users call next to a Posterior: metrics, plots, summaries of samples,
+sample pairing, the xlsx export of differential expression, and ``load_posterior``
+(the public names of scVI 0.6.8's module; all but ``load_posterior`` are defined
+in :mod:`.metrics`, :mod:`.summaries`, :mod:`.differential_expression` and
+:mod:`.de_output`).
 
 ``load_posterior`` lives here (and in :mod:`scvi.inference`). It finds the class of
 a saved posterior in :data:`POSTERIOR_CLASSES`, an explicit table: a new posterior
@@ -12,19 +16,27 @@ from typing import Union
 import numpy as np
 import torch
 
+from .de_output import save_cluster_xlsx
+from .differential_expression import pairs_sampler
 from .posterior.annotation import AnnotationPosterior
 from .posterior.base import POSTERIOR_FILES, resolve_use_cuda
+from .posterior.total import TotalPosterior
 from .metrics import (
     entropy_batch_mixing,
+    entropy_from_indices,
     knn_purity,
     nn_overlap,
     plot_imputation,
+    proximity_imputation,
     unsupervised_clustering_accuracy,
 )
 from .posterior import Posterior
+from .summaries import credible_intervals, describe_continuous_distrib
 
 #: the posterior classes ``load_posterior`` knows, by the type name saved with them
-POSTERIOR_CLASSES = {cls.__name__: cls for cls in (Posterior, AnnotationPosterior)}
+POSTERIOR_CLASSES = {
+    cls.__name__: cls for cls in (Posterior, AnnotationPosterior, TotalPosterior)
+}
 
 # a directory written by scVI 0.6.8's save_posterior names the class in this file;
 # its data loader arguments (data_loader_kwargs.h5) are a pickled pandas object,
@@ -45,6 +57,12 @@ __all__ = [
     "nn_overlap",
     "plot_imputation",
     "unsupervised_clustering_accuracy",
+    "credible_intervals",
+    "describe_continuous_distrib",
+    "pairs_sampler",
+    "save_cluster_xlsx",
+    "entropy_from_indices",
+    "proximity_imputation",
 ]
 
 

@@ -10,7 +10,47 @@ from typing import Optional, Tuple
 
 import torch
 
+from ._likelihoods import gaussian_log_prob
 from .modules.totalvi import MAX_LOG_LIBRARY
+
+
+def protein_expression(
+    py_: dict,
+    sample_bern: bool = True,
+    include_bg: bool = False,
+    normalize_pro: bool = False,
+    eps: float = 0.0,
+) -> torch.Tensor:
+    """Protein expression from the protein parameters ``py_`` of
+    ``TOTALVI.inference``: ``(1 - b) rate_fore`` (plus ``b rate_back`` if
+    ``include_bg``), ``b`` the background indicator drawn from its Bernoulli
+    distribution (``sample_bern``) or its probability; divided by its sum over
+    proteins if ``normalize_pro`` (a cell whose proteins are all background stays
+    at 0), then plus ``eps``.
+
+    Parameters
+    ----------
+    py_
+        Dict with ``mixing`` (logits of the background probability),
+        ``rate_fore`` and ``rate_back``.
+    sample_bern, include_bg, normalize_pro, eps
+        See above.
+
+    Returns
+    -------
+    torch.Tensor
+        The shape of ``py_["rate_fore"]``.
+    """
+    background = torch.sigmoid(py_["mixing"])
+    if sample_bern:
+        background = torch.bernoulli(background)
+    protein = (1.0 - background) * py_["rate_fore"]
+    if include_bg:
+        protein = protein + background * py_["rate_back"]
+    if normalize_pro:
+        total = protein.sum(dim=-1, keepdim=True)
+        protein = protein / total.clamp(min=torch.finfo(protein.dtype).tiny)
+    return protein + eps
 
 
 class TOTALVISamplingMixin:
@@ -166,19 +206,62 @@ class TOTALVISamplingMixin:
         tuple of torch.Tensor
             Gene frequencies ``(batch_size, G)`` (rows sum to 1) and protein
             expression ``(batch_size, P)``: ``(1 - b) rate_fore (+ b rate_back``
-            if ``include_bg``) ``+ eps`` with ``b`` the background indicator or
-            probability, divided by its row sum if ``normalize_pro``. Leading
+            if ``include_bg``) with ``b`` the background indicator or
+            probability, divided by its row sum if ``normalize_pro``, plus
+            ``eps`` (added after the normalisation, as in scVI 0.6.8). Leading
             ``(n_samples,)`` axis when ``n_samples > 1``.
         """
         out = self.inference(x, y, batch_index, label, n_samples, transform_batch)
-        px_, py_ = out["px_"], out["py_"]
-        background = torch.sigmoid(py_["mixing"])
-        if sample_bern:
-            background = torch.bernoulli(background)
-        protein = (1.0 - background) * py_["rate_fore"]
-        if include_bg:
-            protein = protein + background * py_["rate_back"]
-        protein = protein + eps
-        if normalize_pro:
-            protein = protein / protein.sum(dim=-1, keepdim=True)
-        return px_["scale"], protein
+        protein = protein_expression(
+            out["py_"], sample_bern, include_bg, normalize_pro, eps
+        )
+        return out["px_"]["scale"], protein
+
+    def log_importance_weight(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        local_l_mean_gene: torch.Tensor,
+        local_l_var_gene: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+        label: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """One importance-sampling term of ``log p(x, y)`` per cell.
+
+        With ``(z, l, beta)`` drawn from the variational posterior (``z`` and
+        ``l`` before their transformations, ``beta`` the log background means):
+        ``log p(x, y | z, l, beta) + log p(z) + log p(l) + log p(beta) - log q(z)
+        - log q(l) - log q(beta)``; unmeasured proteins (``protein_batch_mask``)
+        count for nothing. The log-mean-exp of many such terms estimates the
+        marginal log-likelihood.
+
+        Parameters
+        ----------
+        x, y, local_l_mean_gene, local_l_var_gene, batch_index, label
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``(batch_size,)``.
+        """
+        out = self.inference(x, y, batch_index, label)
+        mask = self._mask_minibatch(batch_index)
+        reconst_gene, reconst_protein = self.get_reconstruction_loss(
+            x, y, out["px_"], out["py_"], mask
+        )
+        z, l_ = out["untran_z"], out["untran_l"]
+        log_w = -reconst_gene - reconst_protein
+        log_w = log_w + gaussian_log_prob(z, 0.0, 1.0)
+        log_w = log_w - gaussian_log_prob(z, out["qz_m"], out["qz_v"])
+        log_w = log_w + gaussian_log_prob(l_, local_l_mean_gene, local_l_var_gene)
+        log_w = log_w - gaussian_log_prob(l_, out["ql_m"], out["ql_v"])
+        py_, beta = out["py_"], out["log_pro_back_mean"]
+        prior_mean, prior_std = self.background_prior(batch_index)
+        log_back = gaussian_log_prob(beta, prior_mean, prior_std**2, False)
+        log_back = log_back - gaussian_log_prob(
+            beta, py_["back_alpha"], py_["back_beta"] ** 2, False
+        )
+        if mask is not None:
+            log_back = log_back * mask
+        return log_w + log_back.sum(dim=-1)

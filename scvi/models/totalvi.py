@@ -285,6 +285,30 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             log_pro_back_mean=log_pro_back_mean,
         )
 
+    def background_prior(
+        self, batch_index: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mean and standard deviation of the prior of ``log beta`` (the protein
+        background mean) of each cell: the parameters of its batch.
+
+        Parameters
+        ----------
+        batch_index
+            Batch of each cell, shape ``(batch_size, 1)`` (may be None with one
+            batch).
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(mean, std)``, each ``(batch_size, n_input_proteins)`` (or
+            ``(n_input_proteins,)`` with one batch and no ``batch_index``).
+        """
+        mean = _per_category(self.background_pro_alpha, batch_index, "batch_index")
+        log_std = _per_category(
+            self.background_pro_log_beta, batch_index, "batch_index"
+        )
+        return mean, torch.exp(log_std)
+
     def _dispersions(self, batch_index, label) -> Tuple[torch.Tensor, torch.Tensor]:
         """Inverse dispersions ``(theta, phi)`` of genes and proteins."""
         covariates = {"batch": (batch_index, "batch_index"), "label": (label, "label")}
@@ -375,6 +399,34 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             the negative ELBO of each cell.
         """
         out = self.inference(x, y, batch_index, label)
+        return self.negative_elbo_terms(
+            out, x, y, local_l_mean_gene, local_l_var_gene, batch_index
+        )
+
+    def negative_elbo_terms(
+        self,
+        out: Dict,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        local_l_mean_gene: torch.Tensor,
+        local_l_var_gene: torch.Tensor,
+        batch_index: Optional[torch.Tensor] = None,
+    ) -> Tuple[torch.Tensor, ...]:
+        """The five terms of :meth:`forward` from the outputs of :meth:`inference`
+        (so that a trainer can also use the latent sample ``out["z"]``).
+
+        Parameters
+        ----------
+        out
+            The dict returned by :meth:`inference` for ``x``, ``y``, ``batch_index``.
+        x, y, local_l_mean_gene, local_l_var_gene, batch_index
+            As in :meth:`forward`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            As :meth:`forward`.
+        """
         mask = self._mask_minibatch(batch_index)
         reconst_gene, reconst_protein = self.get_reconstruction_loss(
             x, y, out["px_"], out["py_"], mask
@@ -383,12 +435,7 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         kl_l = gaussian_kl(
             out["ql_m"], out["ql_v"], local_l_mean_gene, local_l_var_gene
         )
-        prior_mean = _per_category(
-            self.background_pro_alpha, batch_index, "batch_index"
-        )
-        prior_std = torch.exp(
-            _per_category(self.background_pro_log_beta, batch_index, "batch_index")
-        )
+        prior_mean, prior_std = self.background_prior(batch_index)
         py_ = out["py_"]
         kl_back = gaussian_kl(
             py_["back_alpha"], py_["back_beta"] ** 2, prior_mean, prior_std**2, False

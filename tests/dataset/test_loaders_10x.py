@@ -21,7 +21,7 @@ import scipy.sparse as sp_sparse
 
 import scvi.dataset.brain_large as brain_large_module
 import scvi.dataset.dataset as dataset_module
-from scvi.dataset._10x_urls import DATASETS, archive_name, dataset_url
+from scvi.dataset._10x_urls import archive_name, dataset_to_group, dataset_url
 from scvi.dataset._legacy_pickle import read_legacy_pickle
 from scvi.dataset.brain_large import BrainLargeDataset
 from scvi.dataset.dataset10X import BrainSmallDataset, Dataset10X
@@ -90,7 +90,10 @@ def expected_from(matrix_bytes, features_bytes, barcodes_bytes=None):
 
 # ------------------------------------------------------------------ URL table
 def test_every_manual_name_has_a_10x_url():
-    assert sorted(DATASETS) == sorted(MANUAL_NAMES)
+    # the manual's names, and the Cell Ranger 3.1.0 ones that scVI 0.6.8 added
+    assert sorted(dataset_to_group) == sorted(
+        MANUAL_NAMES + ["5k_pbmc_protein_v3", "5k_pbmc_protein_v3_nextgem"]
+    )
     assert dataset_url("pbmc4k") == (
         "http://cf.10xgenomics.com/samples/cell-exp/2.1.0/pbmc4k/"
         "pbmc4k_filtered_gene_bc_matrices.tar.gz"
@@ -108,7 +111,7 @@ def test_every_manual_name_has_a_10x_url():
             f"/{name}/{name}_filtered_"
             + (
                 "feature_bc_matrix.tar.gz"
-                if DATASETS[name][0] == "3.0.0"
+                if dataset_to_group[name] == "3.0.0"
                 else "gene_bc_matrices.tar.gz"
             )
         )

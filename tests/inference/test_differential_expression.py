@@ -66,31 +66,37 @@ def test_change_mode_statistics_match_numpy():
     np.testing.assert_allclose(custom["proba_de"], (s1 - s2 > 0).mean(0))
 
 
-def test_credible_interval_is_the_shortest():
+def test_change_mode_intervals_are_the_public_credible_intervals():
+    from scvi.inference.posterior_utils import credible_intervals
+
     rs = np.random.RandomState(1)
-    samples = rs.exponential(size=(200, 3))
-    lower, upper = de.credible_interval(samples, 0.8)
-    for g in range(3):
-        ordered = np.sort(samples[:, g])
-        widths = ordered[159:] - ordered[:41]
-        assert upper[g] - lower[g] == pytest.approx(widths.min())
-        assert np.mean((samples[:, g] >= lower[g]) & (samples[:, g] <= upper[g])) >= 0.8
-    with pytest.raises(ValueError, match="cred_interval_lvls"):
-        de.credible_interval(samples, 1.5)
+    s1, s2 = rs.exponential(size=(200, 3)), rs.exponential(size=(200, 3))
+    pairs = (np.arange(200), np.arange(200))
+    out = de.bayes_factors(s1, s2, pairs, mode="change", cred_interval_lvls=[0.8])
+    r = np.log2(s1 + 1e-8) - np.log2(s2 + 1e-8)
+    expected = credible_intervals(r, 0.8)
+    np.testing.assert_array_equal(
+        out["lfc_confidence_interval_0.8_min"], expected[:, 0]
+    )
+    np.testing.assert_array_equal(
+        out["lfc_confidence_interval_0.8_max"], expected[:, 1]
+    )
+    with pytest.raises(ValueError, match="confidence_level"):
+        de.bayes_factors(s1, s2, pairs, mode="change", cred_interval_lvls=[1.5])
 
 
 def test_pairs_stay_within_shared_batches():
     groups1 = np.array([0, 0, 0, 1, 1])
     groups2 = np.array([1, 1, 0, 0, 2])
-    rng = np.random.RandomState(0)
-    i, j = de.pair_indices(groups1, groups2, False, 0, rng)
+    np.random.seed(0)
+    i, j = de.pair_indices(groups1, groups2, False, 0)
     np.testing.assert_array_equal(groups1[i], groups2[j])
     assert len(i) == 2 + 2  # min(3, 2) in batch 0, min(2, 2) in batch 1
-    i, j = de.pair_indices(groups1, groups2, True, 1000, rng)
+    i, j = de.pair_indices(groups1, groups2, True, 1000)
     np.testing.assert_array_equal(groups1[i], groups2[j])
     assert abs(len(i) - 1000) <= 2
     with pytest.raises(ValueError, match="no batch in common"):
-        de.pair_indices(np.zeros(3), np.ones(3), False, 0, rng)
+        de.pair_indices(np.zeros(3), np.ones(3), False, 0)
 
 
 def test_batch_configurations():

@@ -58,8 +58,8 @@ def test_zinb_moments_formulas_and_samples():
 
 def test_log_prob_uses_the_log_likelihoods():
     x = torch.tensor([[0.0, 3.0, 41.0, 380.0]], dtype=torch.float64)
-    nb = NegativeBinomial(MU, THETA)
-    zinb = ZeroInflatedNegativeBinomial(MU, THETA, LOGITS)
+    nb = NegativeBinomial(mu=MU, theta=THETA)
+    zinb = ZeroInflatedNegativeBinomial(mu=MU, theta=THETA, zi_logits=LOGITS)
     torch.testing.assert_close(nb.log_prob(x), log_nb_positive(x, MU, THETA))
     torch.testing.assert_close(
         zinb.log_prob(x), log_zinb_positive(x, MU, THETA, LOGITS)
@@ -70,7 +70,7 @@ def test_log_prob_uses_the_log_likelihoods():
 
 def test_broadcasting_and_expand():
     dist = ZeroInflatedNegativeBinomial(
-        torch.rand(3, 4) + 0.1, torch.ones(4), torch.zeros(1)
+        mu=torch.rand(3, 4) + 0.1, theta=torch.ones(4), zi_logits=torch.zeros(1)
     )
     assert dist.batch_shape == (3, 4)
     assert dist.sample().shape == (3, 4)
@@ -78,28 +78,34 @@ def test_broadcasting_and_expand():
     assert isinstance(expanded, ZeroInflatedNegativeBinomial)
     assert expanded.sample().shape == (2, 3, 4)
     assert expanded.zi_probs.shape == (2, 3, 4)
-    assert NegativeBinomial(torch.ones(4), 2.0).expand((5, 4)).mean.shape == (5, 4)
+    nb = NegativeBinomial(mu=torch.ones(4), theta=2.0)
+    assert nb.expand((5, 4)).mean.shape == (5, 4)
 
 
 def test_argument_validation():
+    # scVI 0.6.8's constraints: mu and theta non-negative (zero allowed); values
+    # outside the support only warn (the positional order is total_count, probs,
+    # logits, mu, theta: see tests/models/test_distributions_068.py)
     with pytest.raises(ValueError, match="mu"):
-        NegativeBinomial(torch.tensor([-1.0]), torch.tensor([1.0]), validate_args=True)
+        NegativeBinomial(
+            mu=torch.tensor([-1.0]), theta=torch.tensor([1.0]), validate_args=True
+        )
     with pytest.raises(ValueError, match="theta"):
         ZeroInflatedNegativeBinomial(
-            torch.tensor([1.0]),
-            torch.tensor([0.0]),
-            torch.tensor([0.0]),
+            mu=torch.tensor([1.0]),
+            theta=torch.tensor([-0.5]),
+            zi_logits=torch.tensor([0.0]),
             validate_args=True,
         )
     dist = NegativeBinomial(
-        torch.tensor([1.0]), torch.tensor([1.0]), validate_args=True
+        mu=torch.tensor([1.0]), theta=torch.tensor([1.0]), validate_args=True
     )
-    with pytest.raises(ValueError):
+    with pytest.warns(UserWarning, match="within the support"):
         dist.log_prob(torch.tensor([0.5]))
-    with pytest.raises(ValueError):
+    with pytest.warns(UserWarning, match="within the support"):
         dist.log_prob(torch.tensor([-1.0]))
     lenient = NegativeBinomial(
-        torch.tensor([-1.0]), torch.tensor([1.0]), validate_args=False
+        mu=torch.tensor([-1.0]), theta=torch.tensor([1.0]), validate_args=False
     )
     assert lenient.batch_shape == (1,)
 
@@ -108,7 +114,7 @@ def test_gradients_flow_through_log_prob():
     mu = torch.tensor([0.5, 3.0], requires_grad=True)
     theta = torch.tensor([2.0, 0.1], requires_grad=True)
     logits = torch.tensor([0.3, -1.0], requires_grad=True)
-    dist = ZeroInflatedNegativeBinomial(mu, theta, logits)
+    dist = ZeroInflatedNegativeBinomial(mu=mu, theta=theta, zi_logits=logits)
     dist.log_prob(torch.tensor([0.0, 4.0])).sum().backward()
     for param in (mu, theta, logits):
         assert torch.isfinite(param.grad).all() and (param.grad != 0).all()

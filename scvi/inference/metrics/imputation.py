@@ -1,6 +1,7 @@
 """Imputation scores and their plot."""
 
 import numpy as np
+from sklearn.neighbors import KNeighborsRegressor
 
 from ._checks import ArrayOrList, _check_paired_values
 
@@ -96,3 +97,42 @@ def plot_imputation(
     if show_plot:
         plt.show()
     return fig
+
+
+def proximity_imputation(real_latent1, normed_gene_exp_1, real_latent2, k=4):
+    """Impute the expression of cells from their nearest neighbours in another set.
+
+    Each cell of ``real_latent2`` gets the average of ``normed_gene_exp_1`` over
+    its ``k`` nearest cells in ``real_latent1`` (Euclidean distance), each
+    weighted by the inverse of its distance; if some of those neighbours lie at
+    distance 0, the plain average of these only (a
+    :class:`sklearn.neighbors.KNeighborsRegressor` with ``weights="distance"``).
+    Used to transfer, say, the measured expression of one dataset to the cells of
+    another embedded in the same latent space.
+
+    Parameters
+    ----------
+    real_latent1
+        Latent coordinates of the reference cells, ``(n_cells_1, n_latent)``.
+    normed_gene_exp_1
+        Their (normalized) expression, ``(n_cells_1, n_genes)`` or
+        ``(n_cells_1,)``.
+    real_latent2
+        Latent coordinates of the cells to impute, ``(n_cells_2, n_latent)``.
+    k
+        Number of neighbours; at most ``n_cells_1``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The imputed expression, ``(n_cells_2, n_genes)`` (``(n_cells_2,)`` for 1-D
+        ``normed_gene_exp_1``), in float64.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` exceeds ``n_cells_1`` or the shapes do not agree.
+    """
+    regression = KNeighborsRegressor(n_neighbors=k, weights="distance")
+    regression.fit(real_latent1, normed_gene_exp_1)
+    return regression.predict(real_latent2)

@@ -13,6 +13,43 @@ from ._checks import (
 )
 
 
+def _entropy(freqs: np.ndarray) -> np.ndarray:
+    """``-sum(f log f)`` over the last axis (natural logarithm, ``0 log 0 = 0``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(freqs > 0, freqs * np.log(freqs), 0.0)
+    return -terms.sum(axis=-1)
+
+
+def entropy_from_indices(indices) -> np.float64:
+    """Entropy of the frequencies of the distinct values of ``indices``.
+
+    With ``p_v`` the fraction of the entries equal to ``v``, the entropy is
+    ``-sum_v p_v log(p_v)`` (natural logarithm), the quantity
+    :func:`entropy_batch_mixing` averages over neighbourhoods (the indices there
+    being the batches of a cell's neighbours); equal to
+    ``scipy.stats.entropy(counts)``. It is 0 when a single value occurs (or
+    there is no entry) and ``log(n)`` for ``n`` values equally frequent.
+
+    Parameters
+    ----------
+    indices
+        Values of any shape (flattened) and any type :func:`numpy.unique` sorts:
+        batch indices, labels, strings; a list or a tensor is read as an array.
+
+    Returns
+    -------
+    numpy.float64
+        The entropy, in nats.
+
+    Examples
+    --------
+    >>> entropy_from_indices(np.array([0, 0, 1, 1]))  # log(2)
+    0.6931471805599453
+    """
+    _, counts = np.unique(np.asarray(indices), return_counts=True)
+    return np.float64(_entropy(counts / max(counts.sum(), 1)))
+
+
 def entropy_batch_mixing(
     latent_space: np.ndarray,
     batches: np.ndarray,
@@ -78,10 +115,7 @@ def entropy_batch_mixing(
     # counts[i, b]: neighbours of cell i in batch b, one bincount for all cells
     flat = codes[neighbours] + n_batches * np.arange(n_cells)[:, None]
     counts = np.bincount(flat.ravel(), minlength=n_cells * n_batches)
-    freqs = counts.reshape(n_cells, n_batches) / n_neighbors
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(freqs > 0, freqs * np.log(freqs), 0.0)
-    cell_entropy = -terms.sum(axis=1)
+    cell_entropy = _entropy(counts.reshape(n_cells, n_batches) / n_neighbors)
 
     pool_means = np.empty(n_pools)
     for pool in range(n_pools):

@@ -10,7 +10,9 @@ Public path of :class:`Posterior` (as in scVI 0.6). The code is laid out by conc
   expression, and over clusters);
 * :mod:`.core`: :class:`Posterior`, those parts assembled;
 * :mod:`.annotation` and :mod:`.accuracy`: the posterior of classifying models
-  (public path: :mod:`scvi.inference.annotation`).
+  (public path: :mod:`scvi.inference.annotation`);
+* :mod:`.total` and :mod:`.total_expression`: the posterior of totalVI (public
+  path: :mod:`scvi.inference.total_inference`).
 
 Each part inherits the parts whose methods it calls (:mod:`.sampling` and
 :mod:`.de` extend :class:`~.base.PosteriorBase`, :mod:`.scores` extends

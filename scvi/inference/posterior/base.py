@@ -63,11 +63,19 @@ class PosteriorBase:
         self.data_loader_kwargs = dict(data_loader_kwargs or {})
         self.data_loader_kwargs.setdefault("batch_size", 128)
         self.data_loader_kwargs.setdefault("pin_memory", self.use_cuda)
-        self.data_loader_kwargs.setdefault(
-            "collate_fn", gene_dataset.collate_fn_builder()
-        )
+        self.data_loader_kwargs.setdefault("collate_fn", self._collate_fn())
         self.data_loader_kwargs["sampler"] = sampler
         self.data_loader = BatchLoader(gene_dataset, **self.data_loader_kwargs)
+
+    #: dataset attributes (name -> NumPy dtype) that mini-batches carry after
+    #: ``(X, local_means, local_vars, batch_indices, labels)``
+    extra_attributes = {}
+
+    def _collate_fn(self, corrupted: bool = False):
+        """The dataset's collate function of this posterior's tensors."""
+        return self.gene_dataset.collate_fn_builder(
+            dict(self.extra_attributes), corrupted=corrupted
+        )
 
     # ------------------------------------------------------------------ iteration
     def __iter__(self):
@@ -180,13 +188,11 @@ class PosteriorBase:
 
     def corrupted(self) -> "PosteriorBase":
         """Corrupts gene counts: a copy whose mini-batches hold ``corrupted_X``."""
-        return self.update(
-            {"collate_fn": self.gene_dataset.collate_fn_builder(corrupted=True)}
-        )
+        return self.update({"collate_fn": self._collate_fn(corrupted=True)})
 
     def uncorrupted(self) -> "PosteriorBase":
         """Uncorrupts gene counts: a copy whose mini-batches hold ``X``."""
-        return self.update({"collate_fn": self.gene_dataset.collate_fn_builder()})
+        return self.update({"collate_fn": self._collate_fn()})
 
     def raw_data(self):
         """Returns raw data for classification.

@@ -30,6 +30,14 @@ class DifferentialExpressionMixin(PosteriorBase):
     """Bayes-factor differential expression of :class:`~scvi.inference.Posterior`
     (built on the cell iteration of :class:`PosteriorBase`)."""
 
+    def _feature_names(self) -> np.ndarray:
+        """Names of the features that differential expression compares."""
+        return self.gene_dataset.gene_names
+
+    def _raw_counts_properties(self, idx1, idx2) -> tuple:
+        """Raw count statistics of the features in two groups of cells."""
+        return self.gene_dataset.raw_counts_properties(idx1, idx2)
+
     def _sampling_batch_size(self) -> int:
         return max(128, SAMPLING_BATCH_ENTRIES // max(self.gene_dataset.nb_genes, 1))
 
@@ -228,8 +236,7 @@ class DifferentialExpressionMixin(PosteriorBase):
         if case == "observed" and not use_permutation:
             # observed batches: the pairs are drawn at random in any case
             use_permutation, M_permutation = True, max(len(groups1), len(groups2))
-        rng = np.random.RandomState(np.random.randint(2**31 - 1))
-        pairs = de.pair_indices(groups1, groups2, use_permutation, M_permutation, rng)
+        pairs = de.pair_indices(groups1, groups2, use_permutation, M_permutation)
         return de.bayes_factors(
             samples[0]["scale"],
             samples[1]["scale"],
@@ -355,9 +362,9 @@ class DifferentialExpressionMixin(PosteriorBase):
                 "raw_normalized_mean1",
                 "raw_normalized_mean2",
             )
-            values = self.gene_dataset.raw_counts_properties(idx1, idx2)
+            values = self._raw_counts_properties(idx1, idx2)
             raw = dict(zip(names, values))
-        return de.de_dataframe(statistics, self.gene_dataset.gene_names, raw)
+        return de.de_dataframe(statistics, self._feature_names(), raw)
 
     def differential_expression_stats(self, M_sampling: int = 100) -> tuple:
         """Output average over statistics in a symmetric way (a against b).

@@ -42,6 +42,36 @@ def batches_to_average(transform_batch: TransformBatch) -> List[Optional[int]]:
     return batches
 
 
+def feature_correlation(
+    pooled: List[np.ndarray], kind: str, name: str = "correlation_type"
+) -> np.ndarray:
+    """Feature-feature correlation of samples pooled over cells and draws.
+
+    Parameters
+    ----------
+    pooled
+        Arrays ``(n_cells, n_features, n_samples)``.
+    kind
+        ``"pearson"`` or ``"spearman"`` (Pearson correlation of the ranks).
+    name
+        The caller's name of ``kind``, for the error message.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_features, n_features)``.
+    """
+    if kind not in ("pearson", "spearman"):
+        raise ValueError(f"{name} must be one of ['pearson', 'spearman'], got {kind!r}")
+    # (cells, features, samples) -> (cells * samples, features)
+    data = np.concatenate(
+        [a.transpose(0, 2, 1).reshape(-1, a.shape[1]) for a in pooled]
+    )
+    if kind == "spearman":
+        data = rankdata(data, axis=0)
+    return np.corrcoef(data, rowvar=False)
+
+
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
@@ -334,22 +364,13 @@ class SamplingMixin(PosteriorBase):
         np.ndarray
             ``(n_genes, n_genes)`` correlation matrix.
         """
-        if correlation_type not in ("pearson", "spearman"):
-            raise ValueError(
-                "correlation_type must be one of ['pearson', 'spearman'], got "
-                f"{correlation_type!r}"
-            )
-        pooled = []
-        for b in batches_to_average(transform_batch):
-            denoised = self.generate_denoised_samples(
+        pooled = [
+            self.generate_denoised_samples(
                 n_samples=n_samples,
                 batch_size=batch_size,
                 rna_size_factor=rna_size_factor,
                 transform_batch=b,
             )
-            # (cells, genes, samples) -> (cells * samples, genes)
-            pooled.append(denoised.transpose(0, 2, 1).reshape(-1, denoised.shape[1]))
-        data = np.concatenate(pooled)
-        if correlation_type == "spearman":
-            data = rankdata(data, axis=0)
-        return np.corrcoef(data, rowvar=False)
+            for b in batches_to_average(transform_batch)
+        ]
+        return feature_correlation(pooled, correlation_type, "correlation_type")

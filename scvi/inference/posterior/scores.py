@@ -100,8 +100,14 @@ class ScoresMixin(SamplingMixin):
         return ll
 
     # ------------------------------------------------------------ latent space
+    def _latent_batches_labels(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Latent means, batches and labels (1-d) of the cells, from
+        :meth:`get_latent` (whose results may hold more, e.g. for totalVI)."""
+        latent, batches, labels = self.get_latent()[:3]
+        return latent, np.ravel(batches), np.ravel(labels)
+
     def _batches_for_mixing(self) -> Tuple[np.ndarray, np.ndarray]:
-        latent, batch_indices, _ = self.get_latent()
+        latent, batch_indices, _ = self._latent_batches_labels()
         if len(np.unique(batch_indices)) < 2:
             raise ValueError(
                 "entropy_batch_mixing needs cells from at least 2 batches, the "
@@ -141,7 +147,7 @@ class ScoresMixin(SamplingMixin):
             Mean over labels of the fraction of a cell's nearest neighbours in the
             latent space that share its label.
         """
-        latent, _, labels = self.get_latent()
+        latent, _, labels = self._latent_batches_labels()
         score = metrics.knn_purity(latent, labels)
         logger.debug("KNN purity score : %.4f", score)
         return score
@@ -165,7 +171,7 @@ class ScoresMixin(SamplingMixin):
         n_labels = self.gene_dataset.n_labels
         if n_labels is None or n_labels < 2:
             raise ValueError("clustering_scores needs a dataset with at least 2 labels")
-        latent, _, labels = self.get_latent()
+        latent, _, labels = self._latent_batches_labels()
         scores = metrics.clustering_scores(
             latent, labels, prediction_algorithm=prediction_algorithm, n_labels=n_labels
         )
@@ -199,7 +205,7 @@ class ScoresMixin(SamplingMixin):
                 "nn_overlap_score needs a dataset with a 'protein_expression' "
                 "cell measurement"
             )
-        latent, _, _ = self.get_latent()
+        latent = self._latent_batches_labels()[0]
         protein_data = np.asarray(proteins)[self.indices]
         spearman, fold = metrics.nn_overlap(latent, protein_data, **kwargs)
         logger.debug("Overlap Scores:\nSpearman: %.4f\nFold: %.4f", spearman, fold)
@@ -261,6 +267,13 @@ class ScoresMixin(SamplingMixin):
         return plot_t_sne(coords, colourings, save_name=save_name)
 
     # ------------------------------------------------------------ imputation
+    def _sample_rate(self, tensors, n_samples: int) -> torch.Tensor:
+        """The model's count means for a mini-batch of this posterior."""
+        x, _, _, batch_index, labels = tensors[:5]
+        return self.model.get_sample_rate(
+            x, batch_index=batch_index, y=labels, n_samples=n_samples
+        )
+
     def imputation_list(self, n_samples: int = 1) -> Tuple[List, List]:
         """Imputes data's gene counts from corrupted data.
 
@@ -288,11 +301,8 @@ class ScoresMixin(SamplingMixin):
         )
         with eval_mode(self.model):
             for tensors, corrupted_tensors in pairs:
-                x = tensors[0]
-                x_corrupted, _, _, batch_index, labels = corrupted_tensors[:5]
-                rate = self.model.get_sample_rate(
-                    x_corrupted, batch_index=batch_index, y=labels, n_samples=n_samples
-                )
+                x, x_corrupted = tensors[0], corrupted_tensors[0]
+                rate = self._sample_rate(corrupted_tensors, n_samples)
                 rate = rate.reshape((n_samples,) + x.shape)
                 cells, genes = torch.nonzero(x != x_corrupted, as_tuple=True)
                 original = x[cells, genes].cpu().numpy()

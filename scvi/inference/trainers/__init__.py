@@ -5,7 +5,8 @@
   early stopping;
 * :mod:`.step`: the optimisation step (Adam, the NaN guard, compilation);
 * :mod:`.unsupervised`: :class:`UnsupervisedTrainer` and :class:`AdapterTrainer`;
-* :mod:`.annotation`: the semi-supervised trainers and :class:`ClassifierTrainer`.
+* :mod:`.annotation`: the semi-supervised trainers and :class:`ClassifierTrainer`;
+* :mod:`.total`: :class:`TotalTrainer` (totalVI).
 """
 
 from .annotation import (
@@ -15,6 +16,7 @@ from .annotation import (
     SemiSupervisedTrainer,
 )
 from .loop import Trainer
+from .total import TotalTrainer
 from .unsupervised import AdapterTrainer, UnsupervisedTrainer
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "JointSemiSupervisedTrainer",
     "AlternateSemiSupervisedTrainer",
     "ClassifierTrainer",
+    "TotalTrainer",
 ]

@@ -6,6 +6,7 @@ from typing import Optional, Union
 
 import torch
 
+from ..posterior import Posterior
 from .step import parameters_device
 from .loop import Trainer
 
@@ -73,6 +74,8 @@ class UnsupervisedTrainer(Trainer):
     #: whether ``__init__`` splits the cells into ``train_set``, ``test_set`` and
     #: ``validation_set`` (the semi-supervised trainers have their own posteriors)
     splits_cells = True
+    #: the class of ``train_set``, ``test_set`` and ``validation_set``
+    posterior_class = Posterior
 
     def __init__(
         self,
@@ -90,10 +93,12 @@ class UnsupervisedTrainer(Trainer):
             ("n_iter_kl_warmup", n_iter_kl_warmup),
             ("n_epochs_kl_warmup", n_epochs_kl_warmup),
         ):
-            if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValueError(
-                    f"{name} must be None or an integer >= 0, got {value!r}"
-                )
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not value >= 0
+            ):
+                raise ValueError(f"{name} must be None or a number >= 0, got {value!r}")
         self.n_iter_kl_warmup = n_iter_kl_warmup
         self.n_epochs_kl_warmup = n_epochs_kl_warmup
         if normalize_loss is None:
@@ -101,7 +106,7 @@ class UnsupervisedTrainer(Trainer):
         self.normalize_loss = normalize_loss
         if self.splits_cells:
             sets = self.train_test_validation(
-                model, gene_dataset, train_size, test_size
+                model, gene_dataset, train_size, test_size, self.posterior_class
             )
             self.train_set, self.test_set, self.validation_set = sets
             for posterior in sets:
@@ -174,7 +179,7 @@ class UnsupervisedTrainer(Trainer):
         if self.n_epochs_kl_warmup is not None:
             logger.info("KL warmup phase: %d epochs", self.n_epochs_kl_warmup)
         elif self.n_iter_kl_warmup is not None:
-            logger.info("KL warmup phase: %d iterations", self.n_iter_kl_warmup)
+            logger.info("KL warmup phase: %g iterations", self.n_iter_kl_warmup)
         if self.n_epochs_kl_warmup is not None and self._warmup_unfinished():
             logger.info(
                 "KL warmup phase exceeds overall training phase. If your "
