@@ -23,6 +23,14 @@ NAMES = {
         "RandomSampler",
         "SequentialSubsetSampler",
         "SubsetRandomSampler",
+        "describe_continuous_distrib",
+        "pairs_sampler",
+        "save_cluster_xlsx",
+    ],
+    "scvi.inference.total_inference": [
+        "TotalPosterior",
+        "TotalTrainer",
+        "default_early_stopping_kwargs",
     ],
     "scvi.inference.trainer": [
         "Trainer",

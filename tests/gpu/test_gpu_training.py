@@ -144,3 +144,26 @@ def test_nan_guard_on_cuda(data):
         trainer.train(n_epochs=1)
     for a, b in zip(before, trainer.model.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("adversarial", [False, True])
+def test_total_trainer(strict, adversarial):
+    from scvi.inference import TotalTrainer
+    from scvi.models import TOTALVI
+    from test_total import N_PROTEINS, make_cite
+
+    data = make_cite(n_cells=200)
+    model = TOTALVI(data.nb_genes, N_PROTEINS, n_batch=data.n_batches, n_latent=5)
+    trainer = TotalTrainer(
+        model,
+        data,
+        use_adversarial_loss=adversarial,
+        frequency=1,
+        early_stopping_kwargs=None,
+        show_progbar=False,
+    )
+    assert trainer.train_set.data_loader.on_device is not None
+    trainer.train(n_epochs=2)
+    assert np.isfinite(trainer.history["elbo_test_set"]).all()
+    latent = trainer.test_set.get_latent()[0]
+    assert latent.shape == (trainer.test_set.nb_cells, 5)

@@ -27,6 +27,9 @@ from ...models.log_likelihood import (
     compute_marginal_log_likelihood_scvi,
     compute_reconstruction_error,
 )
+from ..de_output import save_cluster_xlsx
+from ..differential_expression import pairs_sampler
+from ..summaries import describe_continuous_distrib
 from ..metrics import (
     entropy_batch_mixing,
     knn_purity,
@@ -60,4 +63,7 @@ __all__ = [
     "RandomSampler",
     "SequentialSubsetSampler",
     "SubsetRandomSampler",
+    "describe_continuous_distrib",
+    "pairs_sampler",
+    "save_cluster_xlsx",
 ]
