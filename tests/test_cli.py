@@ -100,6 +100,7 @@ def test_train_demo_writes_latent_and_normalized_expression(tmp_path, capsys):
     adata = _check_output(str(out), 120, 30, n_latent=4)
     settings = adata.uns["scvi"]
     assert settings["input"] == "demo" and settings["likelihood"] == "zinb"
+    assert settings["model"] == "scvi" and settings["n_epochs_kl_warmup"] == 400
     assert settings["n_batch"] == 0 and settings["train_size"] == 0.9
     assert list(adata.obs_names[:2]) == ["cell_0", "cell_1"]
     assert "protein_expression" in adata.obsm

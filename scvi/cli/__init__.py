@@ -4,6 +4,12 @@
 by :class:`~scvi.inference.UnsupervisedTrainer`) to a count matrix and writes an
 ``.h5ad`` file holding the counts, the latent space (``obsm["X_scVI"]``) and the
 normalized expression (``layers["scvi_normalized"]``) of every cell.
+``scvi train INPUT --model totalvi --out OUT.h5ad`` fits totalVI (a
+:class:`~scvi.models.TOTALVI` trained by :class:`~scvi.inference.TotalTrainer`) to
+the genes and protein counts of CITE-seq data (an ``.h5ad`` obsm key named by
+``--protein-key``, or 10x antibody capture) and writes ``obsm["X_totalVI"]``,
+``layers["totalvi_denoised_genes"]``, ``obsm["totalvi_denoised_proteins"]`` and
+``obsm["totalvi_protein_foreground_prob"]`` beside the counts.
 ``scvi train --demo --out OUT.h5ad`` does the same on a synthetic dataset, offline.
 ``scvi demo`` builds a synthetic dataset and prints it.
 
@@ -14,6 +20,7 @@ option value, an existing output) print ``scvi: error: ...`` and exit with statu
 import sys
 from typing import List, Optional
 
+from .models import MODELS
 from .parser import DISPERSIONS, LIKELIHOODS, _UsageError, build_parser
 from .reading import input_format, load_input
 from .writing import write_h5ad_atomically
@@ -24,6 +31,7 @@ __all__ = [
     "input_format",
     "load_input",
     "write_h5ad_atomically",
+    "MODELS",
     "LIKELIHOODS",
     "DISPERSIONS",
 ]

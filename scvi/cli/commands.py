@@ -3,10 +3,11 @@
 import argparse
 import logging
 import os
-import time
 
 import numpy as np
 
+from .models import FIT, resolve_model_options
+from .proteins import DEFAULT_PROTEIN_KEY
 from .reading import _check_counts, load_input
 from .writing import _check_output, write_h5ad_atomically
 
@@ -35,6 +36,7 @@ def train(args: argparse.Namespace) -> int:
         raise ValueError("give either INPUT or --demo, not both")
     if not args.demo and args.input is None:
         raise ValueError("give an INPUT file or folder to train on, or --demo")
+    resolve_model_options(args)
     if args.dispersion == "gene-batch" and args.batch_key is None:
         raise ValueError("--dispersion gene-batch needs batches: give --batch-key")
     out = _check_output(args.out, args.force)
@@ -42,8 +44,6 @@ def train(args: argparse.Namespace) -> int:
     import torch
 
     from .. import __version__, set_seed
-    from ..inference import UnsupervisedTrainer
-    from ..models import VAE
 
     set_seed(args.seed)
     dataset, cell_names, extra_obs, fmt = load_input(args)
@@ -60,44 +60,21 @@ def train(args: argparse.Namespace) -> int:
     if use_cuda and not torch.cuda.is_available():
         logger.warning("--use-cuda: no CUDA device is available, training on the CPU")
         use_cuda = False
+    proteins = ""
+    if args.model == "totalvi":
+        proteins = f" and {dataset.protein_expression.shape[1]} proteins"
     logger.info(
-        "Training scVI on %i cells x %i genes (%s), %s",
+        "Training %s on %i cells x %i genes%s (%s), %s",
+        "totalVI" if args.model == "totalvi" else "scVI",
         dataset.nb_cells,
         dataset.nb_genes,
+        proteins,
         fmt,
         f"{n_batch} batches" if n_batch else "no batch correction",
     )
 
-    model = VAE(
-        dataset.nb_genes,
-        n_batch=n_batch,
-        n_labels=dataset.n_labels if args.dispersion == "gene-label" else 0,
-        n_hidden=args.n_hidden,
-        n_latent=args.n_latent,
-        n_layers=args.n_layers,
-        dropout_rate=args.dropout_rate,
-        dispersion=args.dispersion,
-        reconstruction_loss=args.likelihood,
-    )
-    trainer = UnsupervisedTrainer(
-        model,
-        dataset,
-        train_size=args.train_size,
-        n_epochs_kl_warmup=args.n_epochs_kl_warmup,
-        use_cuda=use_cuda,
-        show_progbar=not args.no_progress,
-        batch_size=args.batch_size,
-        seed=args.seed,
-    )
-    begin = time.time()
-    trainer.train(n_epochs=args.epochs, lr=args.lr)
-    training_time = time.time() - begin
-
-    full = trainer.create_posterior(
-        trainer.model, dataset, indices=np.arange(dataset.nb_cells)
-    ).sequential(batch_size=args.batch_size)
-    latent, _, _ = full.get_latent(give_mean=True)
-    normalized = full.get_sample_scale()
+    fitted = FIT[args.model](args, dataset, n_batch, use_cuda)
+    trainer = fitted.trainer
     elbo_train = float(trainer.train_set.elbo())
     elbo_test = None
     if len(trainer.test_set.indices):
@@ -108,10 +85,17 @@ def train(args: argparse.Namespace) -> int:
     for column, values in extra_obs.items():
         if column not in adata.obs.columns:
             adata.obs[column] = values
-    adata.obsm["X_scVI"] = np.asarray(latent, dtype=np.float32)
-    adata.layers["scvi_normalized"] = np.asarray(normalized, dtype=np.float32)
+    if args.model == "totalvi" and "protein_expression" in adata.obs.columns:
+        # to_anndata puts a one-column measurement in obs: keep the proteins together
+        del adata.obs["protein_expression"]
+        adata.obsm["protein_expression"] = np.asarray(dataset.protein_expression)
+    for key, values in fitted.obsm.items():
+        adata.obsm[key] = values
+    for key, values in fitted.layers.items():
+        adata.layers[key] = values
     settings = {
         "scvi_version": __version__,
+        "model": args.model,
         "input": "demo" if args.demo else os.path.abspath(args.input),
         "input_format": fmt,
         "batch_key": args.batch_key or "",
@@ -126,12 +110,16 @@ def train(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "batch_size": args.batch_size,
         "train_size": args.train_size,
-        "n_epochs_kl_warmup": args.n_epochs_kl_warmup,
         "seed": args.seed,
         "use_cuda": bool(trainer.use_cuda),
-        "training_time_s": float(training_time),
+        "training_time_s": float(fitted.training_time),
         "elbo_train_set": elbo_train,
     }
+    if args.model == "totalvi":
+        settings["protein_key"] = (
+            "" if fmt != "h5ad" else args.protein_key or DEFAULT_PROTEIN_KEY
+        )
+    settings.update(fitted.settings)
     if elbo_test is not None:
         settings["elbo_test_set"] = elbo_test
     adata.uns["scvi"] = settings
@@ -140,7 +128,6 @@ def train(args: argparse.Namespace) -> int:
     held_out = "" if elbo_test is None else f", test {elbo_test:.2f}"
     print(
         f"Wrote {out}: {adata.n_obs} cells x {adata.n_vars} genes, "
-        f"obsm['X_scVI'] {adata.obsm['X_scVI'].shape}, layers['scvi_normalized']; "
-        f"negative ELBO per cell: train {elbo_train:.2f}{held_out}"
+        f"{fitted.summary}; negative ELBO per cell: train {elbo_train:.2f}{held_out}"
     )
     return 0

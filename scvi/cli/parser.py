@@ -4,6 +4,8 @@ import argparse
 
 from .commands import demo as run_demo
 from .commands import train as run_train
+from .models import DEFAULT_N_SAMPLES, MODEL_DEFAULTS, MODELS
+from .proteins import DEFAULT_PROTEIN_KEY
 
 LIKELIHOODS = ("zinb", "nb", "poisson")
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
@@ -61,6 +63,12 @@ _fraction = _float_in(0.0, 1.0, True, False, "a number in (0, 1]")
 _rate = _float_in(0.0, 1.0, False, True, "a number in [0, 1)")
 
 
+def _by_model(option: str) -> str:
+    """``(default: 10 for scvi, 20 for totalvi)``: the defaults of an option."""
+    values = [f"{MODEL_DEFAULTS[m][option]} for {m}" for m in MODELS]
+    return f"(default: {', '.join(values)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``scvi`` command."""
     parser = _Parser(prog="scvi", description="Single-cell Variational Inference")
@@ -68,11 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train",
-        help="train scVI on a count matrix and write its latent space to an .h5ad",
+        help="train scVI (or totalVI on genes and proteins) on a count matrix and "
+        "write its latent space to an .h5ad",
         description="Train scVI (a VAE) on the counts of INPUT and write OUT.h5ad: "
         "the counts and cell annotations, obsm['X_scVI'] (latent means, in the "
         "cell order of INPUT), layers['scvi_normalized'] (normalized expression, "
-        "rows summing to 1) and uns['scvi'] (settings, final ELBO).",
+        "rows summing to 1) and uns['scvi'] (settings, final ELBO). With --model "
+        "totalvi, train totalVI (TOTALVI) on the genes and the protein counts "
+        "(CITE-seq) of INPUT instead: OUT.h5ad holds the protein counts in "
+        "obsm['protein_expression'] (columns named by uns['protein_names']), "
+        "obsm['X_totalVI'] (latent means), layers['totalvi_denoised_genes'] "
+        "(denoised gene frequencies, rows summing to 1), "
+        "obsm['totalvi_denoised_proteins'] (denoised protein expression, "
+        "background removed) and obsm['totalvi_protein_foreground_prob'] (the "
+        "probability that each protein count is foreground, not background). "
+        "Defaults marked scvi/totalvi depend on --model (scVI 0.6's defaults).",
     )
     train.add_argument(
         "input",
@@ -90,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, metavar="OUT.h5ad", help="output file")
     train.add_argument(
         "--force", action="store_true", help="overwrite --out if it exists"
+    )
+    train.add_argument(
+        "--model",
+        choices=MODELS,
+        default="scvi",
+        help="scvi: scVI on the genes; totalvi: totalVI on the genes and proteins "
+        "(an .h5ad input with the protein counts in obsm, a 10x folder with "
+        "'Antibody Capture' features, or --demo) (default: scvi)",
     )
     data = train.add_argument_group("input")
     data.add_argument(
@@ -109,29 +135,42 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the counts of an .h5ad input from .raw",
     )
+    data.add_argument(
+        "--protein-key",
+        metavar="KEY",
+        help="--model totalvi: the obsm key of an .h5ad input holding the protein "
+        "counts (cells x proteins), named by uns['protein_names'], else by the "
+        "columns of an obsm DataFrame, else p0, p1, ... (default: "
+        f"{DEFAULT_PROTEIN_KEY})",
+    )
     model = train.add_argument_group("model")
-    model.add_argument("--n-latent", type=_int_at_least(1), default=10)
-    model.add_argument("--n-hidden", type=_int_at_least(1), default=128)
-    model.add_argument("--n-layers", type=_int_at_least(1), default=1)
-    model.add_argument("--dropout-rate", type=_rate, default=0.1)
+    model.add_argument("--n-latent", type=_int_at_least(1), help=_by_model("n_latent"))
+    model.add_argument("--n-hidden", type=_int_at_least(1), help=_by_model("n_hidden"))
+    model.add_argument(
+        "--n-layers",
+        type=_int_at_least(1),
+        default=1,
+        help="hidden layers of the encoder (and of the decoder for totalvi) "
+        "(default: 1)",
+    )
+    model.add_argument("--dropout-rate", type=_rate, help=_by_model("dropout_rate"))
     model.add_argument(
         "--likelihood",
         choices=LIKELIHOODS,
-        default="zinb",
-        help="count distribution (default: zinb)",
+        help="count distribution of the genes (totalvi: nb or zinb) "
+        + _by_model("likelihood"),
     )
     model.add_argument(
         "--dispersion",
         choices=DISPERSIONS,
         default="gene",
-        help="inverse dispersion per gene, per gene and batch, ... (default: gene)",
+        help="inverse dispersion per gene, per gene and batch, ... (totalvi: not "
+        "gene-cell) (default: gene)",
     )
     fit = train.add_argument_group("training")
+    fit.add_argument("--epochs", type=_int_at_least(1), help=_by_model("epochs"))
     fit.add_argument(
-        "--epochs", type=_int_at_least(1), default=400, help="(default: 400)"
-    )
-    fit.add_argument(
-        "--lr", type=_positive_float, default=1e-3, help="learning rate (1e-3)"
+        "--lr", type=_positive_float, help="learning rate " + _by_model("lr")
     )
     fit.add_argument(
         "--batch-size",
@@ -149,14 +188,28 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--n-epochs-kl-warmup",
         type=_int_at_least(0),
-        default=400,
-        help="epochs of linear warm-up of the KL term (default: 400)",
+        help="epochs of linear warm-up of the KL term (default: 400 for scvi; for "
+        "totalvi, 0.75 x the number of cells in mini-batch iterations)",
     )
     fit.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: 0)")
     fit.add_argument(
         "--use-cuda", action="store_true", help="train on the GPU if there is one"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    total = train.add_argument_group("--model totalvi")
+    total.add_argument(
+        "--n-samples",
+        type=_int_at_least(1),
+        help="posterior samples averaged for the denoised expression and the "
+        f"foreground probabilities (default: {DEFAULT_N_SAMPLES})",
+    )
+    total.add_argument(
+        "--no-early-stopping",
+        action="store_true",
+        help="train for --epochs epochs; by default training stops when the test "
+        "ELBO stalls, lowering the learning rate on plateaus, and keeps the best "
+        "model (scVI 0.6's totalVI defaults; none with --train-size 1)",
+    )
     demo_data = train.add_argument_group("--demo dataset")
     demo_data.add_argument("--demo-cells-per-batch", type=_int_at_least(1), default=200)
     demo_data.add_argument("--demo-genes", type=_int_at_least(1), default=100)

@@ -1,4 +1,5 @@
-"""Reading ``INPUT`` of ``scvi train`` (h5ad, loom, 10x, csv) into a dataset."""
+"""Reading ``INPUT`` of ``scvi train`` (h5ad, loom, 10x, csv) into a dataset (with
+protein counts for ``--model totalvi``)."""
 
 import argparse
 import logging
@@ -6,6 +7,8 @@ import os
 from typing import Optional, Tuple
 
 import numpy as np
+
+from .proteins import DEFAULT_PROTEIN_KEY, check_protein_counts, proteins_from_obsm
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +79,18 @@ def _batches_from_attribute(dataset, key: str, where: str) -> None:
     dataset.batch_indices = codes.astype(np.int64)
 
 
-def _read_h5ad(path: str, batch_key: Optional[str], use_raw: bool):
+def _read_h5ad(
+    path: str,
+    batch_key: Optional[str],
+    use_raw: bool,
+    proteins: bool = False,
+    protein_key: Optional[str] = None,
+):
+    """Read an .h5ad file; with ``proteins``, ``obsm[protein_key]`` (default
+    ``"protein_expression"``) becomes the ``protein_expression`` of the dataset."""
     import anndata
 
-    from ..dataset import AnnDatasetFromAnnData
+    from ..dataset import AnnDatasetFromAnnData, CellMeasurement
 
     try:
         ad = anndata.read_h5ad(path)
@@ -89,9 +100,27 @@ def _read_h5ad(path: str, batch_key: Optional[str], use_raw: bool):
         raise _unknown_batch_key(
             batch_key, f"{path} has no such obs column", list(ad.obs.columns)
         )
+    mappings = None  # those of uns["cell_measurements_col_mappings"]
+    if proteins:
+        counts, names = proteins_from_obsm(ad, protein_key, path)
+        mappings = dict(ad.uns.get("cell_measurements_col_mappings", {}) or {})
+        for key in (protein_key, DEFAULT_PROTEIN_KEY):
+            mappings.pop(key, None)
     dataset = AnnDatasetFromAnnData(
-        ad, batch_label=batch_key or "batch_indices", use_raw=use_raw
+        ad,
+        batch_label=batch_key or "batch_indices",
+        use_raw=use_raw,
+        cell_measurements_col_mappings=mappings,
     )
+    if proteins:
+        dataset.initialize_cell_measurement(
+            CellMeasurement(
+                name="protein_expression",
+                data=counts,
+                columns_attr_name="protein_names",
+                columns=names,
+            )
+        )
     extra_obs = {}
     if batch_key is not None:
         extra_obs[batch_key] = ad.obs[batch_key].to_numpy()
@@ -190,15 +219,26 @@ def _read_demo(args: argparse.Namespace):
 
 
 def load_input(args: argparse.Namespace) -> Tuple[object, np.ndarray, dict, str]:
-    """The dataset to train on, its cell names, obs columns to add, its format."""
+    """The dataset to train on, its cell names, obs columns to add, its format.
+
+    With ``--model totalvi`` the dataset has checked protein counts
+    (``protein_expression``, named by ``protein_names``).
+    """
+    totalvi = getattr(args, "model", "scvi") == "totalvi"
+    protein_key = getattr(args, "protein_key", None)
+    fmt = "demo" if args.demo else input_format(args.input)
+    if protein_key is not None and fmt != "h5ad":
+        raise ValueError(
+            f"--protein-key names an obsm key of an .h5ad input, not of {fmt} input "
+            "(a 10x folder gives the 'Antibody Capture' features as proteins, the "
+            "demo dataset has its own)"
+        )
     if args.demo:
-        fmt = "demo"
         dataset, names, extra_obs = _read_demo(args)
     else:
-        fmt = input_format(args.input)
         if fmt == "h5ad":
             dataset, names, extra_obs = _read_h5ad(
-                args.input, args.batch_key, args.use_raw
+                args.input, args.batch_key, args.use_raw, totalvi, protein_key
             )
         elif fmt == "loom":
             dataset, names, extra_obs = _read_loom(args.input, args.batch_key)
@@ -212,6 +252,13 @@ def load_input(args: argparse.Namespace) -> Tuple[object, np.ndarray, dict, str]
         dataset.remap_categorical_attributes(["batch_indices"])
     if names is None or len(names) != dataset.nb_cells:
         names = np.arange(dataset.nb_cells).astype(str)
+    if totalvi:
+        where = "the demo dataset" if args.demo else args.input
+        source = {
+            "h5ad": f"obsm[{protein_key or DEFAULT_PROTEIN_KEY!r}]",
+            "10x": "the 'Antibody Capture' features",
+        }.get(fmt, "protein_expression")
+        check_protein_counts(dataset, where, source)
     return dataset, names, extra_obs, fmt
 
 
