@@ -1,8 +1,9 @@
 """The tutorial notebooks run from top to bottom, in test mode (a couple of epochs).
 
 Each notebook reads ``SCVI_NOTEBOOK_TEST`` (few epochs) and finds its data in
-``../../shared/data/scvi-0.6-fixtures`` (or ``$SCVI_DATA``), falling back on synthetic
-data without it, so these tests never need the data files.
+``../../shared/data/scvi-0.6-fixtures`` (``totalVI.ipynb``: ``../../shared/data/real``)
+or ``$SCVI_DATA``, falling back on synthetic data without it, so these tests never
+need the data files.
 """
 
 import json
@@ -85,3 +86,6 @@ def test_notebook_runs(name, kernel_name):
     if name == "harmonization.ipynb":
         assert "scANVI accuracy on the query batch" in printed
         assert "Entropy of batch mixing (scANVI)" in printed
+    if name == "totalVI.ipynb":
+        assert "mean foreground probability of each protein" in printed
+        assert "Top proteins of each cluster" in printed
