@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from ._likelihoods import log_nb, log_two_component_mixture, log_zinb
+from ._likelihoods import log_nb, log_nb_mixture, log_zinb
 from ._metrics import (
     compute_elbo,
     compute_marginal_log_likelihood_autozi,
@@ -163,6 +163,5 @@ def log_mixture_nb(
     """
     if theta_2 is None:
         theta_2 = theta_1
-    log_1 = _log_nb(x, mu_1, theta_1, eps)
-    log_2 = _log_nb(x, mu_2, theta_2, eps)
-    return log_two_component_mixture(pi, log_1, log_2)
+    x, mu_1, theta_1, mu_2, theta_2, pi = _prepare(x, mu_1, theta_1, mu_2, theta_2, pi)
+    return log_nb_mixture(x, mu_1, mu_2, theta_1, theta_2, pi, eps)

@@ -8,11 +8,13 @@ optimizer step, the NaN guard), plus the ``Tensor`` methods that read values bac
 counter read once per epoch, the metrics) is outside the count.
 """
 
+import numpy as np
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from scvi.inference import AdapterTrainer, UnsupervisedTrainer
+from scvi.dataset import CellMeasurement
+from scvi.inference import AdapterTrainer, TotalTrainer, UnsupervisedTrainer
 from scvi.inference.annotation import (
     AlternateSemiSupervisedTrainer,
     ClassifierTrainer,
@@ -20,7 +22,7 @@ from scvi.inference.annotation import (
     SemiSupervisedTrainer,
 )
 from scvi.inference.trainer import Trainer
-from scvi.models import LDVAE, SCANVI, VAE, VAEC, AutoZIVAE, Classifier
+from scvi.models import LDVAE, SCANVI, TOTALVI, VAE, VAEC, AutoZIVAE, Classifier
 
 from conftest import make_dataset
 
@@ -74,19 +76,25 @@ def counted(monkeypatch):
 
     for name in ("item", "tolist", "numpy"):
         count_reads(name)
-    step, end = Trainer.on_training_loop, Trainer.on_iteration_end
+    end = Trainer.on_iteration_end
 
-    def counted_step(self, tensors_list):
-        record["iterations"] += 1
-        record["inside"] = True
-        try:
-            with counter:
-                step(self, tensors_list)
-                end(self)
-        finally:
-            record["inside"] = False
+    def counting(step):
+        def counted_step(self, tensors_list):
+            record["iterations"] += 1
+            record["inside"] = True
+            try:
+                with counter:
+                    step(self, tensors_list)
+                    end(self)
+            finally:
+                record["inside"] = False
 
-    monkeypatch.setattr(Trainer, "on_training_loop", counted_step)
+        return counted_step
+
+    # the base step, and the steps of the trainers that write their own
+    for trainer_class in (Trainer, TotalTrainer):
+        step = trainer_class.__dict__["on_training_loop"]
+        monkeypatch.setattr(trainer_class, "on_training_loop", counting(step))
     monkeypatch.setattr(Trainer, "on_iteration_end", lambda self: None)
     return counter, record
 
@@ -167,6 +175,34 @@ def test_classifier_step_has_no_host_sync(counted, data):
     classifier = Classifier(4, n_labels=data.n_labels)
     trainer = ClassifierTrainer(
         classifier, data, sampling_model=vae, show_progbar=False, frequency=None
+    )
+    trainer.train(n_epochs=1)
+    check(counted)
+
+
+@pytest.mark.parametrize("adversarial", [False, True])
+def test_total_step_has_no_host_sync(counted, adversarial):
+    data = make_dataset(n_cells=120, n_genes=30)
+    proteins = np.random.RandomState(0).poisson(5.0, size=(data.nb_cells, 4))
+    data.initialize_cell_measurement(
+        CellMeasurement(
+            name="protein_expression",
+            data=proteins.astype(np.float32),
+            columns_attr_name="protein_names",
+            columns=np.array([f"p{i}" for i in range(4)]),
+        )
+    )
+    model = TOTALVI(
+        data.nb_genes, len(data.protein_names), n_batch=data.n_batches, n_latent=4
+    )
+    trainer = TotalTrainer(
+        model,
+        data,
+        use_adversarial_loss=adversarial,
+        early_stopping_kwargs=None,
+        show_progbar=False,
+        batch_size=32,
+        frequency=None,
     )
     trainer.train(n_epochs=1)
     check(counted)

@@ -15,7 +15,7 @@ import torch
 
 from ._special import floor_with_gradient
 from .gaussian import gaussian_kl, gaussian_log_prob
-from .mixture import log_two_component_mixture
+from .mixture import log_nb_mixture, log_two_component_mixture
 from .negative_binomial import log_nb, log_zinb
 from .poisson import log_poisson
 
@@ -25,6 +25,7 @@ __all__ = [
     "gaussian_kl",
     "gaussian_log_prob",
     "log_nb",
+    "log_nb_mixture",
     "log_poisson",
     "log_two_component_mixture",
     "log_zinb",

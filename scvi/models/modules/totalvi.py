@@ -215,9 +215,10 @@ class DecoderTOTALVI(nn.Module):
         back = with_z(self.py_back_decoder)
         py_["back_alpha"] = self.py_back_mean_log_alpha(back, *cat_list)
         py_["back_beta"] = torch.exp(self.py_back_mean_log_beta(back, *cat_list))
-        log_pro_back_mean = torch.distributions.Normal(
-            py_["back_alpha"], py_["back_beta"]
-        ).rsample()
+        # reparameterised draw (torch.distributions.Normal would validate its
+        # arguments, a read on the host at every step)
+        noise = torch.randn_like(py_["back_alpha"])
+        log_pro_back_mean = torch.addcmul(py_["back_alpha"], py_["back_beta"], noise)
         py_["rate_back"] = torch.exp(log_pro_back_mean)
         fore = with_z(self.py_fore_decoder)
         py_["fore_scale"] = self.py_fore_scale_decoder(fore, *cat_list) + 1.0
