@@ -26,7 +26,10 @@ requirements = [
     "matplotlib>=3.5",
 ]
 
+# hyperopt (search spaces, TPE) and Ray (parallel trials) for scvi.inference.autotune
+autotune = ["hyperopt>=0.2.7", "ray>=2.9"]
 extras = {
+    "autotune": autotune,
     # scanpy (gene selection) and loompy (loom files) are references for the tests;
     # loom files are read with h5py at run time; nbformat, nbconvert and ipykernel
     # execute the notebooks in tests/notebooks; openpyxl lets the tests check the
@@ -41,7 +44,8 @@ extras = {
         "nbformat>=5",
         "nbconvert>=7",
         "ipykernel>=6",
-    ],
+    ]
+    + autotune,
     "notebooks": ["scanpy>=1.9", "jupyter", "nbconvert", "nbformat", "ipykernel"],
     "docs": ["sphinx>=6", "numpydoc"],
 }

@@ -89,3 +89,7 @@ def test_notebook_runs(name, kernel_name):
     if name == "totalVI.ipynb":
         assert "mean foreground probability of each protein" in printed
         assert "Top proteins of each cluster" in printed
+    if name == "autotune.ipynb":
+        assert "best trainer's model has" in printed
+        assert "custom space, on Ray: 3 trials ok" in printed
+        assert "entropy of batch mixing of each trial" in printed
