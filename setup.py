@@ -30,6 +30,8 @@ requirements = [
 autotune = ["hyperopt>=0.2.7", "ray>=2.9"]
 extras = {
     "autotune": autotune,
+    # SeqfishDataset reads its .xlsx workbook with openpyxl
+    "xlsx": ["openpyxl>=3"],
     # scanpy (gene selection) and loompy (loom files) are references for the tests;
     # loom files are read with h5py at run time; nbformat, nbconvert and ipykernel
     # execute the notebooks in tests/notebooks; openpyxl lets the tests check the
@@ -44,10 +46,12 @@ extras = {
         "nbformat>=5",
         "nbconvert>=7",
         "ipykernel>=6",
+        # builds the wheel whose contents tests/test_packaging.py checks
+        "build>=1",
     ]
     + autotune,
     "notebooks": ["scanpy>=1.9", "jupyter", "nbconvert", "nbformat", "ipykernel"],
-    "docs": ["sphinx>=6", "numpydoc"],
+    "docs": ["sphinx>=7", "numpydoc"],
 }
 
 setup(
@@ -67,6 +71,5 @@ setup(
         "Programming Language :: Python :: 3",
         "Intended Audience :: Science/Research",
         "Topic :: Scientific/Engineering :: Bio-Informatics",
-        "License :: OSI Approved :: MIT License",
     ],
 )

@@ -1,5 +1,9 @@
-"""Sphinx configuration of the scvi documentation."""
+"""Sphinx configuration of the scvi documentation.
 
+Build with warnings as errors: ``sphinx-build -W -b html docs docs/_build/html``.
+"""
+
+import importlib.util
 import os
 import sys
 
@@ -14,11 +18,19 @@ version = release = scvi.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
 ]
-autosummary_generate = True
-autodoc_default_options = {"members": True, "show-inheritance": True}
+# the summary tables link to the pages written by hand, no stub is generated
+autosummary_generate = False
+autodoc_default_options = {"show-inheritance": True}
+autodoc_member_order = "bysource"
+# the search engines of scvi.inference.autotune (an extra) are mocked when absent,
+# so that the API pages build with the docs extra alone
+autodoc_mock_imports = [
+    name for name in ("hyperopt", "ray") if importlib.util.find_spec(name) is None
+]
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 templates_path = []

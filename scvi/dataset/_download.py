@@ -50,9 +50,10 @@ def download_file(
         dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".part"
     )
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(
-            url, timeout=timeout
-        ) as response:
+        with (
+            os.fdopen(handle, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
             total = response.headers.get("Content-Length")
             with tqdm(
                 total=int(total) if total else None,

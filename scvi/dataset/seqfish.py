@@ -2,15 +2,81 @@
 
 import logging
 import os
+import zipfile
+from typing import List, Union
 
 import numpy as np
 
-from ._xlsx import read_xlsx
 from .dataset import DownloadableDataset
 
 logger = logging.getLogger(__name__)
 
 _URL = "https://www.cell.com/cms/attachment/2080562255/2072099886/mmc6.xlsx"
+
+
+def read_xlsx(path: str, sheet: Union[int, str] = 0) -> List[list]:
+    """Read the cell values of one worksheet of an ``.xlsx`` file with openpyxl
+    (``pip install "scvi[xlsx]"``).
+
+    Parameters
+    ----------
+    path
+        Path of the workbook.
+    sheet
+        Position (from 0) or name of the worksheet.
+
+    Returns
+    -------
+    list of list
+        One list per row, from the first row to the last non-empty one, each as long
+        as the widest row: text as ``str``, numbers as ``float``, booleans as
+        ``bool``, empty cells and error values (``#N/A``...) as None.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a readable ``.xlsx`` workbook or has no such sheet.
+    ImportError
+        If openpyxl is not installed.
+    """
+    try:
+        import openpyxl
+        from openpyxl.cell.cell import ERROR_CODES
+    except ImportError as error:
+        raise ImportError(
+            'reading .xlsx files needs openpyxl: pip install "scvi[xlsx]"'
+        ) from error
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a readable .xlsx workbook: {error}") from error
+    try:
+        if isinstance(sheet, str):
+            if sheet not in book.sheetnames:
+                raise ValueError(
+                    f"{path} has no sheet named {sheet!r} (sheets: {book.sheetnames})"
+                )
+            worksheet = book[sheet]
+        else:
+            worksheet = book.worksheets[sheet]
+        rows = [list(row) for row in worksheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+    def value(cell):
+        if isinstance(cell, bool) or cell is None:
+            return cell
+        if isinstance(cell, (int, float)):
+            return float(cell)
+        if isinstance(cell, str) and cell in ERROR_CODES:
+            return None
+        return cell if isinstance(cell, str) else str(cell)
+
+    rows = [[value(cell) for cell in row] for row in rows]
+    while rows and all(cell is None for cell in rows[-1]):
+        rows.pop()
+    width = max((len(row) for row in rows), default=0)
+    return [row + [None] * (width - len(row)) for row in rows]
 
 
 class SeqfishDataset(DownloadableDataset):
@@ -20,8 +86,8 @@ class SeqfishDataset(DownloadableDataset):
     gene: the gene name in the first column (written between single quotes, which
     are removed), then one count per cell; a first row with an empty first cell is
     taken for a header and skipped. There are no cell annotations: all
-    cells are in batch 0 with label 0. The workbook is read with a small built-in
-    ``.xlsx`` reader, so no Excel library is needed.
+    cells are in batch 0 with label 0. The workbook is read with openpyxl
+    (``pip install "scvi[xlsx]"``).
 
     Parameters
     ----------

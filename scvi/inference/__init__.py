@@ -8,6 +8,7 @@ from .annotation import (
     SemiSupervisedTrainer,
 )
 from .inference import AdapterTrainer, UnsupervisedTrainer
+from .jvae_trainer import JVAETrainer
 from .posterior import Posterior
 from .posterior_utils import load_posterior
 from .total_inference import TotalPosterior, TotalTrainer
@@ -25,5 +26,6 @@ __all__ = [
     "AnnotationPosterior",
     "TotalTrainer",
     "TotalPosterior",
+    "JVAETrainer",
     "load_posterior",
 ]

@@ -16,7 +16,10 @@ has its own ``delta``, whose posterior parameters are per gene affine functions
 of the decoder's dropout logits (a local variable, whose KL is per cell).
 
 The mixture is itself a ZINB with dropout probability ``(1 - delta) p``, which
-is how it is evaluated.
+is how it is evaluated. The posterior probabilities of zero-inflation ``q(delta <
+0.5)`` and the calls made from them are computed by
+:func:`zero_inflation_probabilities` and :func:`zero_inflation_table` (also
+methods of :class:`AutoZIVAE`).
 """
 
 from typing import Dict, Optional, Union
@@ -26,6 +29,11 @@ import torch
 from torch import nn
 from torch.distributions import Beta, Gamma, kl_divergence
 
+from ._autozi_calls import (
+    ZeroInflationCallsMixin,
+    zero_inflation_probabilities,
+    zero_inflation_table,
+)
 from ._categories import per_category_shape
 from ._compat import fill_missing_entries
 from .log_likelihood import log_zinb_positive
@@ -34,6 +42,8 @@ from .vae import VAE
 
 ZERO_INFLATIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
 
+__all__ = ["AutoZIVAE", "zero_inflation_probabilities", "zero_inflation_table"]
+
 
 def _fixed_priors(model) -> dict:
     """The fixed prior parameters of an :class:`AutoZIVAE` (buffers here)."""
@@ -41,7 +51,7 @@ def _fixed_priors(model) -> dict:
     return {n: getattr(model, n) for n in names if getattr(model, n) is not None}
 
 
-class AutoZIVAE(VAE):
+class AutoZIVAE(ZeroInflationCallsMixin, VAE):
     """AutoZI: scVI with a Bayesian, gene-specific choice of zero-inflation.
 
     Parameters
@@ -66,6 +76,9 @@ class AutoZIVAE(VAE):
     --------
     >>> autozivae = AutoZIVAE(n_input=pbmc.nb_genes, alpha_prior=0.5,
     ... beta_prior=0.5, minimal_dropout=0.01)
+    >>> UnsupervisedTrainer(autozivae, pbmc).train(n_epochs=200, lr=1e-2)
+    >>> zi_probs = autozivae.get_zero_inflation_probabilities()  # q(delta_g < 0.5)
+    >>> is_zi_pred = autozivae.zero_inflation_calls(threshold=0.5)
     """
 
     def __init__(

@@ -43,7 +43,8 @@ class JVAE(nn.Module):
         Number of genes of the union of the datasets.
     indices_mappings
         For each dataset, the integer positions of its genes among the
-        ``total_genes`` (length ``dim_input_list[i]``).
+        ``total_genes`` (length ``dim_input_list[i]``), or a slice of them
+        (``slice(None)``: all genes, in order).
     reconstruction_losses
         For each dataset, ``"zinb"``, ``"nb"`` or ``"poisson"``.
     model_library_bools
@@ -118,6 +119,8 @@ class JVAE(nn.Module):
         self.log_variational = log_variational
         self.indices_mappings = []
         for i, (mapping, n_genes) in enumerate(zip(indices_mappings, dim_input_list)):
+            if isinstance(mapping, slice):  # e.g. slice(None) as in scVI 0.6
+                mapping = np.arange(total_genes)[mapping]
             mapping = np.asarray(mapping, dtype=np.int64).reshape(-1)
             if len(mapping) != n_genes or (
                 len(mapping) and (mapping.min() < 0 or mapping.max() >= total_genes)

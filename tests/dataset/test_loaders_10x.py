@@ -339,7 +339,8 @@ def test_local_folder_errors(tmp_path):
 
 
 def test_corrupt_or_empty_archives_give_clear_errors(tmp_path):
-    copy_fixture(tmp_path, "10X/pbmc4k")
+    # the archive alone (an extracted copy beside it would be read instead)
+    copy_fixture(tmp_path, "10X/pbmc4k/filtered_gene_bc_matrices.tar.gz")
     archive = tmp_path / "10X/pbmc4k/filtered_gene_bc_matrices.tar.gz"
     archive.write_bytes(archive.read_bytes()[:700])
     with pytest.raises(ValueError, match="corrupt or truncated"):

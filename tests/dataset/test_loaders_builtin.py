@@ -17,18 +17,13 @@ import pandas as pd
 import pytest
 
 import scvi
-from scvi.dataset._xlsx import read_xlsx
 from scvi.dataset.cite_seq import CbmcDataset, CiteSeqDataset
 from scvi.dataset.cortex import CortexDataset
 from scvi.dataset.hemato import HematoDataset
-from scvi.dataset.seqfish import SeqfishDataset
+from scvi.dataset.seqfish import SeqfishDataset, read_xlsx
 from scvi.dataset.seqfishplus import SeqFishPlusDataset
 from scvi.dataset.smfish import SmfishDataset, high_level_cluster
-from scvi.dataset.synthetic import (
-    SyntheticDatasetCorr,
-    SyntheticRandomDataset,
-    ZISyntheticDatasetCorr,
-)
+from scvi.dataset.synthetic import SyntheticRandomDataset
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 FIXTURES = SHARED / "scvi-0.6-fixtures"
@@ -424,53 +419,31 @@ def test_seqfish_matches_workbook(tmp_path):
     np.testing.assert_array_equal(dataset.X, np.array(values).T)
 
 
-_NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
-_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-
-
-def _write_xlsx(path, sheets, strings=()):
-    """A minimal workbook: ``sheets`` maps names to the XML of their sheetData."""
-    entries = "".join(
-        f'<sheet name="{n}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
-        for i, n in enumerate(sheets)
-    )
-    rels = "".join(
-        f'<Relationship Id="rId{i + 1}" Type="{_R}/worksheet" '
-        f'Target="{"/xl/" if i else ""}worksheets/sheet{i + 1}.xml"/>'
-        for i in range(len(sheets))
-    )
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(
-            "xl/workbook.xml",
-            f'<workbook {_NS} xmlns:r="{_R}"><sheets>{entries}</sheets></workbook>',
-        )
-        archive.writestr(
-            "xl/_rels/workbook.xml.rels",
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-            f'relationships">{rels}</Relationships>',
-        )
-        if strings:
-            archive.writestr(
-                "xl/sharedStrings.xml", f"<sst {_NS}>{''.join(strings)}</sst>"
-            )
-        for i, data in enumerate(sheets.values()):
-            archive.writestr(
-                f"xl/worksheets/sheet{i + 1}.xml",
-                f"<worksheet {_NS}><sheetData>{data}</sheetData></worksheet>",
-            )
+def _write_xlsx(path, sheets):
+    """A workbook written by openpyxl: ``sheets`` maps names to rows of values
+    (None leaves a cell empty)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row, start=1):
+                if value is not None:
+                    sheet.cell(row=r, column=c, value=value)
+    book.save(path)
 
 
 def test_read_xlsx_cell_kinds(tmp_path):
-    strings = ["<si><t>'GeneA'</t></si>", "<si><r><t>Ge</t></r><r><t>neB</t></r></si>"]
-    first = (
-        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1"><v>3</v></c>'
-        '<c r="D1" t="b"><v>1</v></c></row>'
-        '<row r="3"><c r="A3" t="s"><v>1</v></c><c r="C3" t="n"><v>2.5</v></c>'
-        '<c r="E3" t="inlineStr"><is><t>txt</t></is></c></row><row r="4"/>'
-    )
-    second = '<row r="1"><c r="B1" t="e"><v>#N/A</v></c><c><v>7</v></c></row>'
+    first = [
+        ["'GeneA'", 3, None, True],
+        [],
+        ["GeneB", None, 2.5, None, "txt"],
+        [],
+    ]
+    second = [[None, "#N/A", 7]]
     path = tmp_path / "book.xlsx"
-    _write_xlsx(path, {"Counts": first, "Other": second}, strings)
+    _write_xlsx(path, {"Counts": first, "Other": second})
     assert read_xlsx(str(path)) == [
         ["'GeneA'", 3.0, None, True, None],
         [None] * 5,
@@ -486,18 +459,12 @@ def test_read_xlsx_cell_kinds(tmp_path):
 
 
 def test_seqfish_tiny_workbook_and_bad_counts(tmp_path):
-    header = '<row r="1"><c r="B1" t="inlineStr"><is><t>cell1</t></is></c></row>'
-    rows = (
-        '<row r="2"><c r="A2" t="inlineStr"><is><t>\'Gad2\'</t></is></c>'
-        '<c r="B2"><v>4</v></c><c r="C2"><v>0</v></c></row>'
-        '<row r="3"><c r="A3" t="inlineStr"><is><t>Sst</t></is></c>'
-        '<c r="B3"><v>1</v></c><c r="C3"><v>2</v></c></row>'
-    )
-    _write_xlsx(tmp_path / "SeqFISH.xlsx", {"Hippocampus Counts": header + rows})
+    rows = [[None, "cell1"], ["'Gad2'", 4, 0], ["Sst", 1, 2]]
+    _write_xlsx(tmp_path / "SeqFISH.xlsx", {"Hippocampus Counts": rows})
     dataset = SeqfishDataset(save_path=str(tmp_path))
     assert list(dataset.gene_names) == ["Gad2", "Sst"]
     np.testing.assert_array_equal(dataset.X, [[4, 1], [0, 2]])
-    bad = rows.replace("<v>2</v>", "<v>x</v>").replace('r="C3"', 'r="C3" t="str"')
+    bad = [["'Gad2'", 4, 0], ["Sst", 1, "x"]]
     _write_xlsx(tmp_path / "SeqFISH.xlsx", {"Counts": bad})
     with pytest.raises(ValueError, match="row 2 \\(Sst\\)"):
         SeqfishDataset(save_path=str(tmp_path))
@@ -565,63 +532,3 @@ def test_synthetic_random_dataset(tmp_path):
         SyntheticRandomDataset(dropout=1.0, save_path=save_path)
     with pytest.raises(FileNotFoundError, match="random_metadata.pickle"):
         SyntheticRandomDataset(save_path=str(tmp_path / "elsewhere"))
-
-
-def test_synthetic_corr_block_structure():
-    scvi.set_seed(0)
-    dataset = SyntheticDatasetCorr(n_cells_cluster=100, n_genes_high=10, n_overlap=3)
-    assert dataset.X.shape == (300, 3 * 7 + 3)
-    labels = dataset.labels.ravel()
-    assert list(np.bincount(labels)) == [100] * 3
-    blocks = [set(range(7 * k, 7 * k + 10)) for k in range(3)]
-    for k in range(3):
-        block = sorted(blocks[k])
-        inside = dataset.X[labels == k][:, block].mean()
-        assert abs(inside - 50 * 0.04) < 0.2  # lam_0 * weight_high
-        own = sorted(blocks[k] - set.union(*(blocks[:k] + blocks[k + 1 :])))
-        outside = dataset.X[labels != k][:, own].mean()
-        assert abs(outside - 50 * 0.01) < 0.1 and inside > 3 * outside
-    shared = dataset.X[:, 7:10]  # overlap of blocks 0 and 1
-    assert shared[labels == 0].mean() > 3 * shared[labels == 2].mean()
-    data = np.ones((300, 24))
-    assert dataset.mask(data) is data
-    scvi.set_seed(0)
-    again = SyntheticDatasetCorr(n_cells_cluster=100, n_genes_high=10, n_overlap=3)
-    np.testing.assert_array_equal(again.X, dataset.X)
-    with pytest.raises(ValueError, match="n_overlap"):
-        SyntheticDatasetCorr(n_genes_high=5, n_overlap=5)
-
-
-def test_zero_inflated_corr_dropout_rates():
-    scvi.set_seed(1)
-    dataset = ZISyntheticDatasetCorr(
-        dropout_coef_high=0.3, dropout_coef_low=0.6, n_cells_cluster=300
-    )
-    high = np.zeros(dataset.X.shape, dtype=bool)
-    for k in range(3):
-        high[dataset.labels.ravel() == k, 25 * k : 25 * k + 25] = True
-    assert dataset.is_dropout.shape == dataset.X.shape
-    assert np.all(dataset.X[dataset.is_dropout] == 0)
-    assert abs(dataset.is_dropout[high].mean() - 0.3) < 0.02
-    assert abs(dataset.is_dropout[~high].mean() - 0.6) < 0.02
-    # count-dependent rate: coef * exp(-lam * x^2)
-    decaying = ZISyntheticDatasetCorr(
-        dropout_coef_high=0.9, lam_dropout_high=0.1, n_cells_cluster=300
-    )
-    for x in (0, 2):
-        data = np.full(decaying.X.shape, x)
-        masked = decaying.mask(data)
-        rate = decaying.is_dropout[high].mean()
-        assert abs(rate - 0.9 * np.exp(-0.1 * x**2)) < 0.02
-        np.testing.assert_array_equal(masked[decaying.is_dropout], 0)
-    with pytest.raises(ValueError, match="shape"):
-        decaying.mask(np.ones((2, 2)))
-    dataset.update_cells(np.arange(10))
-    assert dataset.is_dropout.shape == (10, 75)
-    scvi.set_seed(1)
-    again = ZISyntheticDatasetCorr(
-        dropout_coef_high=0.3, dropout_coef_low=0.6, n_cells_cluster=300
-    )
-    np.testing.assert_array_equal(again.X[:10], dataset.X)
-    with pytest.raises(ValueError, match="dropout_coef_low"):
-        ZISyntheticDatasetCorr(dropout_coef_low=1.5)

@@ -68,8 +68,26 @@ def test_the_notebooks_are_stored_without_outputs():
                 assert not cell.outputs and cell.execution_count is None, path.name
 
 
+#: notebooks executed, with their own checks, by a module of their own
+OWN_MODULE = {
+    "autozi.ipynb": "test_autozi_ldvae_notebooks.py",
+    "linear_decoder.ipynb": "test_autozi_ldvae_notebooks.py",
+    "gimvi_spatial.ipynb": "test_gimvi_notebook.py",
+}
+
+
+def test_every_notebook_is_executed_somewhere():
+    here = Path(__file__).parent
+    for name, module in OWN_MODULE.items():
+        assert (NOTEBOOKS / name).exists() and (here / module).exists()
+        assert name in (here / module).read_text(), (name, module)
+
+
 @pytest.mark.parametrize(
-    "name", sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
+    "name",
+    sorted(
+        path.name for path in NOTEBOOKS.glob("*.ipynb") if path.name not in OWN_MODULE
+    ),
 )
 def test_notebook_runs(name, kernel_name):
     from nbconvert.preprocessors import ExecutePreprocessor

@@ -9,6 +9,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ...models import VAE
 from ..posterior import Posterior
 from ..trainers import Trainer, UnsupervisedTrainer
 from ._space import DEFAULT_EARLY_STOPPING
@@ -67,7 +68,7 @@ def objective_hyperopt(
     *,
     gene_dataset,
     delayed_populating: bool = False,
-    model_class=None,
+    model_class=VAE,
     trainer_class=UnsupervisedTrainer,
     metric_name: Optional[str] = None,
     metric_kwargs: Optional[dict] = None,

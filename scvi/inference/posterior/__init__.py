@@ -8,6 +8,7 @@ Public path of :class:`Posterior` (as in scVI 0.6). The code is laid out by conc
 * :mod:`.sampling`, :mod:`.scores`, :mod:`.de`, :mod:`.de_clusters`: the queries
   (latent space and samples; likelihoods and latent-space scores; differential
   expression, and over clusters);
+* :mod:`.loadings`: latent factors as tables (LDVAE gene loadings);
 * :mod:`.core`: :class:`Posterior`, those parts assembled;
 * :mod:`.annotation` and :mod:`.accuracy`: the posterior of classifying models
   (public path: :mod:`scvi.inference.annotation`);

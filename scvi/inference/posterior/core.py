@@ -5,6 +5,7 @@ import logging
 import numpy as np
 
 from .de_clusters import ClusterDifferentialExpressionMixin
+from .loadings import LatentFactorsMixin
 from .sampling import eval_mode
 from .scores import ScoresMixin
 from ..metrics import unsupervised_clustering_accuracy
@@ -14,7 +15,7 @@ __all__ = ["Posterior", "unsupervised_clustering_accuracy"]
 logger = logging.getLogger(__name__)
 
 
-class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin):
+class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin, LatentFactorsMixin):
     """The functional data unit.
 
     A ``Posterior`` is instantiated with a model and a ``gene_dataset``, and
@@ -23,7 +24,7 @@ class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin):
     semi-supervised learning). Each trainer holds several posteriors
     (``train_set``, ``test_set``, ...) to train a model, and each comes with the
     queries of its cells: latent space, imputation, normalized expression,
-    likelihoods and latent-space scores.
+    likelihoods and latent-space scores (and, for LDVAE, the gene loadings).
 
     Iteration (``for tensors in posterior``) yields mini-batch tuples
     ``(x, local_l_mean, local_l_var, batch_index, labels)``; with ``indices`` or

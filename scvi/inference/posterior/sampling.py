@@ -122,6 +122,10 @@ class SamplingMixin(PosteriorBase):
             raise ValueError("the posterior holds no cell")
         return out[..., :start, :]  # shorter only with drop_last
 
+    def _latent_z(self, x: torch.Tensor, give_mean: bool) -> torch.Tensor:
+        """The latent mean or sample of the cells ``x`` (of :meth:`get_latent`)."""
+        return self.model.sample_from_posterior_z(x, give_mean=give_mean)
+
     def get_latent(
         self, give_mean: bool = True
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -145,8 +149,7 @@ class SamplingMixin(PosteriorBase):
         with eval_mode(self.model):
             for tensors in self._ordered():
                 x, _, _, batch_index, label = tensors[:5]
-                z = self.model.sample_from_posterior_z(x, give_mean=give_mean)
-                latent.append(_numpy(z))
+                latent.append(_numpy(self._latent_z(x, give_mean)))
                 batch_indices.append(_numpy(batch_index))
                 labels.append(_numpy(label))
         return (

@@ -6,7 +6,9 @@
 * :mod:`.step`: the optimisation step (Adam, the NaN guard, compilation);
 * :mod:`.unsupervised`: :class:`UnsupervisedTrainer` and :class:`AdapterTrainer`;
 * :mod:`.annotation`: the semi-supervised trainers and :class:`ClassifierTrainer`;
-* :mod:`.total`: :class:`TotalTrainer` (totalVI).
+* :mod:`.total`: :class:`TotalTrainer` (totalVI);
+* :mod:`.jvae` and :mod:`.jvae_checks`: :class:`JVAETrainer` (gimVI);
+* :mod:`.adversarial`: the discriminator trained alongside a model (totalVI, gimVI).
 """
 
 from .annotation import (
@@ -15,6 +17,7 @@ from .annotation import (
     JointSemiSupervisedTrainer,
     SemiSupervisedTrainer,
 )
+from .jvae import JVAETrainer
 from .loop import Trainer
 from .total import TotalTrainer
 from .unsupervised import AdapterTrainer, UnsupervisedTrainer
@@ -28,4 +31,5 @@ __all__ = [
     "AlternateSemiSupervisedTrainer",
     "ClassifierTrainer",
     "TotalTrainer",
+    "JVAETrainer",
 ]

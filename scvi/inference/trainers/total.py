@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from ...models.classifier import Classifier
 from ...models.modules.utils import one_hot
 from ..posterior.total import TotalPosterior, check_protein_data
-from .step import make_adam
+from .adversarial import DiscriminatorExtras
 from .unsupervised import UnsupervisedTrainer
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ default_early_stopping_kwargs = {
 }
 
 
-class TotalTrainer(UnsupervisedTrainer):
+class TotalTrainer(DiscriminatorExtras, UnsupervisedTrainer):
     """Unsupervised training for totalVI using variational inference.
 
     Each step minimises, on a mini-batch of ``train_set``, the mean over cells of
@@ -242,25 +242,6 @@ class TotalTrainer(UnsupervisedTrainer):
         self.d_optimizer.zero_grad()
         d_loss.backward()
         self.d_optimizer.step()
-
-    def training_extras_init(self, lr_d: float = 1e-3, eps: float = 0.01) -> None:
-        """Put the batch classifier on the model's device, in training mode, with
-        its own Adam optimizer (learning rate ``lr_d``)."""
-        if self.discriminator is None:
-            return
-        device = next(self.model.parameters()).device
-        self.discriminator.to(device).train()
-        self.d_optimizer = make_adam(
-            self.discriminator.parameters(),
-            lr=lr_d,
-            eps=eps,
-            weight_decay=self.weight_decay,
-        )
-
-    def training_extras_end(self) -> None:
-        """Put the batch classifier in evaluation mode."""
-        if self.discriminator is not None:
-            self.discriminator.eval()
 
     def train(
         self,
