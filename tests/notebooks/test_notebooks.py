@@ -111,3 +111,7 @@ def test_notebook_runs(name, kernel_name):
         assert "best trainer's model has" in printed
         assert "custom space, on Ray: 3 trials ok" in printed
         assert "entropy of batch mixing of each trial" in printed
+    if name == "data_loading.ipynb":
+        assert "from arrays: 300 cells x 50 genes, 3 batches, 4 labels" in printed
+        assert "concatenated: 110 cells, 2 batches" in printed
+        assert "back to AnnData: (110, 40)" in printed
