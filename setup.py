@@ -46,11 +46,20 @@ extras = {
         "nbformat>=5",
         "nbconvert>=7",
         "ipykernel>=6",
+        # Leiden clustering of scanpy (flavor="igraph") in the PBMC clustering tutorial
+        "igraph>=0.10",
         # builds the wheel whose contents tests/test_packaging.py checks
         "build>=1",
     ]
     + autotune,
-    "notebooks": ["scanpy>=1.9", "jupyter", "nbconvert", "nbformat", "ipykernel"],
+    "notebooks": [
+        "scanpy>=1.9",
+        "igraph>=0.10",
+        "jupyter",
+        "nbconvert",
+        "nbformat",
+        "ipykernel",
+    ],
     "docs": ["sphinx>=7", "numpydoc"],
 }
 

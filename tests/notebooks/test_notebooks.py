@@ -115,3 +115,6 @@ def test_notebook_runs(name, kernel_name):
         assert "from arrays: 300 cells x 50 genes, 3 batches, 4 labels" in printed
         assert "concatenated: 110 cells, 2 batches" in printed
         assert "back to AnnData: (110, 40)" in printed
+    if name == "pbmc_clustering.ipynb":
+        assert "Leiden clusters:" in printed
+        assert "marker genes shared by scVI and scanpy (top 10):" in printed
