@@ -28,16 +28,18 @@ Usage::
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from scipy.special import betainc
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_speed import Runner, train_side_by_side  # noqa: E402
+from train_speed import (  # noqa: E402
+    Runner,
+    add_side_by_side_arguments,
+    run_seeds_side_by_side,
+)
 
 RUNNER = r"""
 import json, sys, time, warnings
@@ -138,22 +140,9 @@ def simulate(args):
     }
 
 
-class AutoZIRunner(Runner):
+def autozi_runner(python: str, path: str, args, seed: int) -> Runner:
     """One AutoZI training process driven epoch by epoch (see ``RUNNER``)."""
-
-    def __init__(self, python: str, path: str, args, seed: int):
-        self.cwd = tempfile.TemporaryDirectory()  # so that `import scvi` is the install
-        self.process = subprocess.Popen(
-            [python, "-c", RUNNER, path, str(args.epochs), str(seed)]
-            + [str(args.threads)],
-            cwd=self.cwd.name,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.python = python
-        self.seconds = []
+    return Runner(python, [path, args.epochs, seed, args.threads], RUNNER)
 
 
 def scores(result: dict, truth: dict) -> dict:
@@ -186,22 +175,7 @@ def main() -> None:
     parser.add_argument("--zi-share", type=float, default=0.5)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads in both runs (0: torch's default)",
-    )
-    parser.add_argument("--peer-python", help="python of an env holding scvi 0.6.8")
-    parser.add_argument(
-        "--train-seeds",
-        type=int,
-        default=3,
-        help="training seeds (seed, seed + 1, ...), same data",
-    )
-    parser.add_argument(
-        "--block", type=int, default=10, help="epochs per turn when alternating"
-    )
+    add_side_by_side_arguments(parser, block=10)
     args = parser.parse_args()
 
     truth = simulate(args)
@@ -210,23 +184,15 @@ def main() -> None:
         f"zero-inflated (levels {args.levels}, rates {args.rates}), "
         f"{(truth['X'] == 0).mean():.1%} zeros; {args.epochs} epochs"
     )
-    pythons = {"ours": sys.executable}
-    if args.peer_python:
-        pythons["peer"] = args.peer_python
-    seeds = range(args.seed, args.seed + args.train_seeds)
-    runs = {name: [] for name in pythons}
-    ratios = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "counts.npz")
-        np.savez(path, X=truth["X"], labels=truth["labels"])
-        for seed in seeds:
-            runners = [
-                AutoZIRunner(python, path, args, seed) for python in pythons.values()
-            ]
-            results, block_ratios = train_side_by_side(runners, args.epochs, args.block)
-            ratios += block_ratios
-            for name, result in zip(pythons, results):
-                runs[name].append({**result, **scores(result, truth)})
+    seeds, runs, ratios = run_seeds_side_by_side(
+        lambda python, path, seed: autozi_runner(python, path, args, seed),
+        {"X": truth["X"], "labels": truth["labels"]},
+        args,
+    )
+    runs = {
+        name: [{**result, **scores(result, truth)} for result in results]
+        for name, results in runs.items()
+    }
     keys = [k for k in runs["ours"][0] if k.startswith(("level", "rate"))]
     header = ["", "version", "seed", "epochs/s", "AUROC", "accuracy"] + keys
     print(" ".join(f"{h:>9}" for h in header))

@@ -33,15 +33,17 @@ Usage::
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_speed import Runner, train_side_by_side  # noqa: E402
+from train_speed import (  # noqa: E402
+    Runner,
+    add_side_by_side_arguments,
+    run_seeds_side_by_side,
+)
 
 DATA = (
     Path(__file__).resolve().parents[2]
@@ -204,22 +206,9 @@ def simulated_pair(seed: int, n_cells: int = 2000, n_genes: int = 60) -> dict:
     }
 
 
-class GimviRunner(Runner):
+def gimvi_runner(python: str, path: str, args, seed: int) -> Runner:
     """One gimVI training process driven epoch by epoch (see ``RUNNER``)."""
-
-    def __init__(self, python: str, path: str, args, seed: int):
-        self.cwd = tempfile.TemporaryDirectory()  # so that `import scvi` is the install
-        self.process = subprocess.Popen(
-            [python, "-c", RUNNER, path, str(args.epochs), str(seed)]
-            + [str(args.threads), str(args.lr)],
-            cwd=self.cwd.name,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.python = python
-        self.seconds = []
+    return Runner(python, [path, args.epochs, seed, args.threads, args.lr], RUNNER)
 
 
 def main() -> None:
@@ -229,22 +218,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads in both runs (0: torch's default)",
-    )
-    parser.add_argument("--peer-python", help="python of an env holding scvi 0.6.8")
-    parser.add_argument(
-        "--train-seeds",
-        type=int,
-        default=3,
-        help="training seeds (seed, seed + 1, ...), same data",
-    )
-    parser.add_argument(
-        "--block", type=int, default=5, help="epochs per turn when alternating"
-    )
+    add_side_by_side_arguments(parser)
     args = parser.parse_args()
 
     if args.simulated:
@@ -258,23 +232,9 @@ def main() -> None:
         f"{data['spatial'].shape[1]} genes measured, {len(data['hidden_genes'])} "
         f"hidden; {args.epochs} epochs, lr {args.lr}"
     )
-    pythons = {"ours": sys.executable}
-    if args.peer_python:
-        pythons["peer"] = args.peer_python
-    seeds = range(args.seed, args.seed + args.train_seeds)
-    runs = {name: [] for name in pythons}
-    ratios = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "pair.npz")
-        np.savez(path, **data)
-        for seed in seeds:
-            runners = [
-                GimviRunner(python, path, args, seed) for python in pythons.values()
-            ]
-            results, block_ratios = train_side_by_side(runners, args.epochs, args.block)
-            ratios += block_ratios
-            for name, result in zip(pythons, results):
-                runs[name].append(result)
+    seeds, runs, ratios = run_seeds_side_by_side(
+        lambda python, path, seed: gimvi_runner(python, path, args, seed), data, args
+    )
     header = ("", "version", "seed", "epochs/s", "median Spearman")
     print("{:6} {:>8} {:>5} {:>9} {:>16}".format(*header))
     for name, results in runs.items():

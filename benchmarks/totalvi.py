@@ -31,15 +31,17 @@ Usage::
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_speed import Runner, train_side_by_side  # noqa: E402
+from train_speed import (  # noqa: E402
+    Runner,
+    add_side_by_side_arguments,
+    run_seeds_side_by_side,
+)
 
 DATA = (
     Path(__file__).resolve().parents[2]
@@ -179,23 +181,21 @@ def cite_seq_subset(path: Path, n_cells: int, n_genes: int, seed: int) -> dict:
     }
 
 
-class TotalRunner(Runner):
+def total_runner(python: str, path: str, args, seed: int) -> Runner:
     """One totalVI training process driven epoch by epoch (see ``RUNNER``)."""
-
-    def __init__(self, python: str, path: str, args, seed: int):
-        self.cwd = tempfile.TemporaryDirectory()  # so that `import scvi` is the install
-        self.process = subprocess.Popen(
-            [python, "-c", RUNNER, path, str(args.epochs), str(seed)]
-            + [str(args.mc_samples), str(args.threads), str(int(args.cuda))]
-            + [str(args.batch_size)],
-            cwd=self.cwd.name,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.python = python
-        self.seconds = []
+    return Runner(
+        python,
+        [
+            path,
+            args.epochs,
+            seed,
+            args.mc_samples,
+            args.threads,
+            int(args.cuda),
+            args.batch_size,
+        ],
+        RUNNER,
+    )
 
 
 def main() -> None:
@@ -212,23 +212,8 @@ def main() -> None:
         default=0,
         help="importance samples of the held-out marginal log-likelihood (0: none)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads in both runs (0: torch's default)",
-    )
+    add_side_by_side_arguments(parser)
     parser.add_argument("--cuda", action="store_true", help="train on the GPU")
-    parser.add_argument("--peer-python", help="python of an env holding scvi 0.6.8")
-    parser.add_argument(
-        "--train-seeds",
-        type=int,
-        default=3,
-        help="training seeds (seed, seed + 1, ...), same data",
-    )
-    parser.add_argument(
-        "--block", type=int, default=5, help="epochs per turn when alternating"
-    )
     args = parser.parse_args()
 
     data = cite_seq_subset(Path(args.data), args.cells, args.genes, args.seed)
@@ -238,23 +223,9 @@ def main() -> None:
         f"non-zero genes, mean library {data['X'].sum(1).mean():.0f} (genes), "
         f"{data['Y'].sum(1).mean():.0f} (proteins)"
     )
-    pythons = {"ours": sys.executable}
-    if args.peer_python:
-        pythons["peer"] = args.peer_python
-    seeds = range(args.seed, args.seed + args.train_seeds)
-    runs = {name: [] for name in pythons}
-    ratios = []
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "cite_seq.npz")
-        np.savez(path, **data)
-        for seed in seeds:
-            runners = [
-                TotalRunner(python, path, args, seed) for python in pythons.values()
-            ]
-            results, block_ratios = train_side_by_side(runners, args.epochs, args.block)
-            ratios += block_ratios
-            for name, result in zip(pythons, results):
-                runs[name].append(result)
+    seeds, runs, ratios = run_seeds_side_by_side(
+        lambda python, path, seed: total_runner(python, path, args, seed), data, args
+    )
     first = runs["ours"][0]
     print(
         f"{args.epochs} epochs, batch size {args.batch_size}, on {first['device']} "

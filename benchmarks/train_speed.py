@@ -122,13 +122,14 @@ def simulate(n_cells: int, n_genes: int, seed: int):
 
 
 class Runner:
-    """One training process driven epoch by epoch (see ``RUNNER``)."""
+    """One training process driven epoch by epoch: ``script`` (see ``RUNNER``) run
+    by ``python -c`` with ``argv``, in an empty folder (so that ``import scvi`` is
+    the installed package)."""
 
-    def __init__(self, python: str, path: str, args, seed: int):
-        self.cwd = tempfile.TemporaryDirectory()  # so that `import scvi` is the install
+    def __init__(self, python: str, argv, script: str = RUNNER):
+        self.cwd = tempfile.TemporaryDirectory()
         self.process = subprocess.Popen(
-            [python, "-c", RUNNER, path, str(args.epochs), str(seed)]
-            + [str(args.mc_samples), str(args.threads)],
+            [python, "-c", script] + [str(a) for a in argv],
             cwd=self.cwd.name,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -185,18 +186,9 @@ def train_side_by_side(runners, epochs: int, block: int):
     return [runner.finish() for runner in runners], ratios
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cells", type=int, default=3000)
-    parser.add_argument("--genes", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--mc-samples",
-        type=int,
-        default=100,
-        help="importance samples of the marginal log-likelihood",
-    )
+def add_side_by_side_arguments(parser, block: int = 5) -> None:
+    """The options shared by the side-by-side benchmarks: ``--threads``,
+    ``--peer-python``, ``--train-seeds`` and ``--block``."""
     parser.add_argument(
         "--threads",
         type=int,
@@ -211,15 +203,22 @@ def main() -> None:
         help="training seeds (seed, seed + 1, ...), same data",
     )
     parser.add_argument(
-        "--block", type=int, default=5, help="epochs per turn when alternating"
+        "--block", type=int, default=block, help="epochs per turn when alternating"
     )
-    args = parser.parse_args()
 
-    counts, batches = simulate(args.cells, args.genes, args.seed)
-    print(
-        f"data: {args.cells} cells x {args.genes} genes, 2 batches, "
-        f"{(counts > 0).mean():.1%} non-zero, mean library {counts.sum(1).mean():.0f}"
-    )
+
+def run_seeds_side_by_side(make_runner, data: dict, args):
+    """Save ``data`` to a temporary ``.npz``, then for each training seed train ours
+    (and the peer, with ``--peer-python``) side by side.
+
+    ``make_runner(python, path, seed)`` starts one :class:`Runner`.
+
+    Returns
+    -------
+    tuple
+        ``(seeds, runs, ratios)``: the seeds, ``{"ours"/"peer": [result per
+        seed]}`` and the speed ratios of all adjacent blocks.
+    """
     pythons = {"ours": sys.executable}
     if args.peer_python:
         pythons["peer"] = args.peer_python
@@ -227,14 +226,45 @@ def main() -> None:
     runs = {name: [] for name in pythons}
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "counts.npz")
-        np.savez(path, X=counts, batches=batches)
+        path = os.path.join(tmp, "data.npz")
+        np.savez(path, **data)
         for seed in seeds:
-            runners = [Runner(python, path, args, seed) for python in pythons.values()]
+            runners = [make_runner(python, path, seed) for python in pythons.values()]
             results, block_ratios = train_side_by_side(runners, args.epochs, args.block)
             ratios += block_ratios
             for name, result in zip(pythons, results):
                 runs[name].append(result)
+    return seeds, runs, ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=int, default=3000)
+    parser.add_argument("--genes", type=int, default=1000)
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--mc-samples",
+        type=int,
+        default=100,
+        help="importance samples of the marginal log-likelihood",
+    )
+    add_side_by_side_arguments(parser)
+    args = parser.parse_args()
+
+    counts, batches = simulate(args.cells, args.genes, args.seed)
+    print(
+        f"data: {args.cells} cells x {args.genes} genes, 2 batches, "
+        f"{(counts > 0).mean():.1%} non-zero, mean library {counts.sum(1).mean():.0f}"
+    )
+
+    def runner(python, path, seed):
+        argv = [path, args.epochs, seed, args.mc_samples, args.threads]
+        return Runner(python, argv)
+
+    seeds, runs, ratios = run_seeds_side_by_side(
+        runner, {"X": counts, "batches": batches}, args
+    )
     header = ("", "version", "seed", "epochs/s", "test -ELBO", "test -log p(x)")
     print("{:6} {:>8} {:>5} {:>9} {:>11} {:>15}".format(*header))
     for name, results in runs.items():
