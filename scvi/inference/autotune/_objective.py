@@ -225,11 +225,21 @@ def run_trial(
         result["timed_out"] = False
     except Exception as error:  # a failed trial is recorded, the search goes on
         logger.debug("Trial failed:\n%s", traceback.format_exc())
-        result = {
-            "status": "fail",
-            "space": plain(params),
-            "error": f"{type(error).__name__}: {error}",
-            "timed_out": isinstance(error, TrialTimeout),
-        }
+        result = failure(
+            params,
+            f"{type(error).__name__}: {error}",
+            timed_out=isinstance(error, TrialTimeout),
+        )
     result["run_time"] = time.time() - begin
     return result
+
+
+def failure(params: dict, error: str, timed_out: bool = False) -> dict:
+    """hyperopt's result of a failed trial (``run_time`` None until set)."""
+    return {
+        "status": "fail",
+        "space": plain(params),
+        "error": error,
+        "timed_out": timed_out,
+        "run_time": None,
+    }

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ._ask_tell import propose, tell
 from ._engines import hyperopt, ray as ray_module
-from ._objective import plain, run_trial
+from ._objective import failure, run_trial
 
 logger = logging.getLogger("scvi.inference.autotune")
 
@@ -164,7 +164,7 @@ def search_with_ray(
                 try:
                     result = ray.get(task)
                 except Exception as error:  # the worker died: a failed trial
-                    result = _failure(params, f"{type(error).__name__}: {error}")
+                    result = failure(params, f"{type(error).__name__}: {error}")
                 tell(trials, doc, result)
                 on_trial_end(trials)
                 free.append(kind)
@@ -175,16 +175,6 @@ def search_with_ray(
         for task, (doc, params, _) in running.items():
             ray.cancel(task, force=True)
             message = "cancelled: the search stopped before the trial finished"
-            tell(trials, doc, _failure(params, message, timed_out=True))
+            tell(trials, doc, failure(params, message, timed_out=True))
         if running:
             on_trial_end(trials)
-
-
-def _failure(params: dict, error: str, timed_out: bool = False) -> dict:
-    return {
-        "status": "fail",
-        "space": plain(params),
-        "error": error,
-        "timed_out": timed_out,
-        "run_time": None,
-    }

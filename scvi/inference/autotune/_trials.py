@@ -10,15 +10,15 @@ import pandas as pd
 from ._engines import hyperopt
 
 
-def _flatten(params: dict, prefix: str = "") -> dict:
+def _flatten(params: dict) -> dict:
     """``{"model_tunable_kwargs": {"n_latent": 5}}`` -> ``{"n_latent": 5}``
     (the group names of the search space are dropped, inner names kept)."""
     flat = {}
     for key, value in params.items():
         if isinstance(value, dict):
-            flat.update(_flatten(value, prefix))
+            flat.update(_flatten(value))
         else:
-            flat[prefix + key] = value
+            flat[key] = value
     return flat
 
 
