@@ -58,6 +58,14 @@ class SyncCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+def all_subclasses(cls) -> list:
+    """Every subclass of ``cls``, recursively (the trainers imported so far)."""
+    found = []
+    for subclass in cls.__subclasses__():
+        found += [subclass] + all_subclasses(subclass)
+    return found
+
+
 @pytest.fixture
 def counted(monkeypatch):
     """Run every optimisation step of every Trainer under a SyncCounter."""
@@ -91,10 +99,11 @@ def counted(monkeypatch):
 
         return counted_step
 
-    # the base step, and the steps of the trainers that write their own
-    for trainer_class in (Trainer, TotalTrainer):
-        step = trainer_class.__dict__["on_training_loop"]
-        monkeypatch.setattr(trainer_class, "on_training_loop", counting(step))
+    # the base step, and the steps of every trainer that writes its own
+    for trainer_class in [Trainer] + all_subclasses(Trainer):
+        step = trainer_class.__dict__.get("on_training_loop")
+        if step is not None:
+            monkeypatch.setattr(trainer_class, "on_training_loop", counting(step))
     monkeypatch.setattr(Trainer, "on_iteration_end", lambda self: None)
     return counter, record
 

@@ -113,19 +113,19 @@ def test_probability_discriminator_and_cpu_fallback(pair):
 
 @pytest.fixture
 def jvae_step(monkeypatch):
-    """Make the JVAETrainer's step the Trainer's, so that the fixtures patching
-    ``Trainer.on_training_loop`` (``counted``, ``make_steps_strict``) wrap it."""
+    """Make the JVAETrainer's step the Trainer's, so that ``make_steps_strict``
+    (which patches ``Trainer.on_training_loop``) wraps it."""
     monkeypatch.setattr(Trainer, "on_training_loop", JVAETrainer.on_training_loop)
     monkeypatch.delattr(JVAETrainer, "on_training_loop")
 
 
 @pytest.mark.parametrize("kappa", [1.0, 0.0])
-def test_step_has_no_host_sync(jvae_step, counted, pair, kappa):  # noqa: F811
+def test_step_has_no_host_sync(counted, pair, kappa):  # noqa: F811
     make_trainer(pair, kappa=kappa, batch_size=16).train(n_epochs=1)
     check(counted)
 
 
-def test_the_counter_sees_syncs(jvae_step, counted, pair):  # noqa: F811
+def test_the_counter_sees_syncs(counted, pair):  # noqa: F811
     trainer = make_trainer(pair, batch_size=16)
     objective = trainer._objective
 
