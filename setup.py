@@ -60,7 +60,8 @@ extras = {
         "nbformat",
         "ipykernel",
     ],
-    "docs": ["sphinx>=7", "numpydoc"],
+    # myst-nb renders the notebooks of notebooks/ as the tutorials pages
+    "docs": ["sphinx>=7", "numpydoc", "myst-nb>=1"],
 }
 
 setup(

@@ -101,6 +101,8 @@ def test_notebook_runs(name, kernel_name):
     if name == "basic_tutorial.ipynb":
         assert "same latent space: True" in printed
         assert "Entropy of batch mixing" in printed
+        assert "DE table columns: ['proba_m1', 'proba_m2', 'bayes_factor'" in printed
+        assert "top genes of" in printed
     if name == "harmonization.ipynb":
         assert "scANVI accuracy on the query batch" in printed
         assert "Entropy of batch mixing (scANVI)" in printed
