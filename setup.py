@@ -62,6 +62,8 @@ extras = {
     ],
     # myst-nb renders the notebooks of notebooks/ as the tutorials pages
     "docs": ["sphinx>=7", "numpydoc", "myst-nb>=1"],
+    # benchmarks/integration.py scores latent spaces with scib-metrics (it needs jax)
+    "benchmarks": ["scib-metrics>=0.5.10"],
 }
 
 setup(

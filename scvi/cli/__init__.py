@@ -41,6 +41,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the ``scvi`` command; returns the exit status."""
     try:
         args = build_parser().parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # for --nproc
     except _UsageError as error:
         error.parser.print_usage(sys.stderr)
         print(f"scvi: error: {error}", file=sys.stderr)

@@ -3,9 +3,11 @@
 import argparse
 import logging
 import os
+import sys
 
 import numpy as np
 
+from .launch import launch, needs_launch
 from .models import FIT, resolve_model_options
 from .proteins import DEFAULT_PROTEIN_KEY
 from .reading import _check_counts, load_input
@@ -40,6 +42,9 @@ def train(args: argparse.Namespace) -> int:
     if args.dispersion == "gene-batch" and args.batch_key is None:
         raise ValueError("--dispersion gene-batch needs batches: give --batch-key")
     out = _check_output(args.out, args.force)
+    nproc = getattr(args, "nproc", 1)
+    if needs_launch(nproc):
+        return launch(nproc, getattr(args, "argv", None) or sys.argv[1:])
 
     import torch
 
@@ -73,7 +78,17 @@ def train(args: argparse.Namespace) -> int:
         f"{n_batch} batches" if n_batch else "no batch correction",
     )
 
-    fitted = FIT[args.model](args, dataset, n_batch, use_cuda)
+    from ..inference.trainers import distributed
+
+    launched = distributed.env_requests_distributed()  # a worker of --nproc
+    try:
+        fitted = FIT[args.model](args, dataset, n_batch, use_cuda)
+        main_process = distributed.is_main_process()
+    finally:
+        if launched:
+            distributed.shutdown()
+    if not main_process:
+        return 0  # under --nproc, rank 0 alone reports and writes
     trainer = fitted.trainer
     elbo_train = float(trainer.train_set.elbo())
     elbo_test = None

@@ -65,6 +65,11 @@ def resolve_model_options(args: argparse.Namespace) -> None:
         likelihood or dispersion totalVI does not have.
     """
     model = getattr(args, "model", "scvi")
+    if getattr(args, "modern", False):
+        if model != "scvi":
+            raise ValueError(f"--modern is an option of --model scvi, not of {model}")
+        if args.epochs is None:  # the preset's epoch rule by dataset size
+            args.epochs = "auto"
     for name, value in MODEL_DEFAULTS[model].items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
@@ -140,8 +145,12 @@ def fit_scvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         The trainer and what the model adds to the output.
     """
     from ..inference import UnsupervisedTrainer
+    from ..inference.trainers.unsupervised import auto_n_epochs
     from ..models import VAE
 
+    preset = "modern" if getattr(args, "modern", False) else None
+    if args.epochs == "auto":  # resolved here so that uns["scvi"] records it
+        args.epochs = auto_n_epochs(dataset.nb_cells)
     model = VAE(
         dataset.nb_genes,
         n_batch=n_batch,
@@ -152,6 +161,7 @@ def fit_scvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         dropout_rate=args.dropout_rate,
         dispersion=args.dispersion,
         reconstruction_loss=args.likelihood,
+        preset=preset,
     )
     trainer = UnsupervisedTrainer(
         model,
@@ -175,7 +185,7 @@ def fit_scvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         training_time=training_time,
         obsm={"X_scVI": _float32(latent)},
         layers={"scvi_normalized": _float32(full.get_sample_scale())},
-        settings={"n_epochs_kl_warmup": args.n_epochs_kl_warmup},
+        settings={"n_epochs_kl_warmup": args.n_epochs_kl_warmup, "preset": preset},
         summary=f"obsm['X_scVI'] {latent.shape}, layers['scvi_normalized']",
     )
 

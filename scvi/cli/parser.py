@@ -191,11 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="epochs of linear warm-up of the KL term (default: 400 for scvi; for "
         "totalvi, 0.75 x the number of cells in mini-batch iterations)",
     )
+    fit.add_argument(
+        "--modern",
+        action="store_true",
+        help="--model scvi: the 'modern' preset (observed library size, layer norm, "
+        "no batch norm; epochs by dataset size unless --epochs), see "
+        "docs/modern_options.rst",
+    )
     fit.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: 0)")
     fit.add_argument(
         "--use-cuda", action="store_true", help="train on the GPU if there is one"
     )
     fit.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    fit.add_argument(
+        "--nproc",
+        type=_int_at_least(1),
+        default=1,
+        help="train data-parallel in this many processes on this machine "
+        "(torch.distributed: gloo on the CPU, NCCL with --use-cuda, one GPU each); "
+        "rank 0 writes --out (default: 1)",
+    )
     total = train.add_argument_group("--model totalvi")
     total.add_argument(
         "--n-samples",

@@ -6,6 +6,7 @@ the built-in datasets of the scVI publications derive from them.
 """
 
 from .anndataset import AnnDatasetFromAnnData, DownloadableAnnDataset
+from .backed import BackedAnnDataset, BackedLoomDataset
 from .brain_large import BrainLargeDataset
 from .cite_seq import CbmcDataset, CiteSeqDataset
 from .cortex import CortexDataset
@@ -37,6 +38,8 @@ from .synthetic import (
 
 __all__ = [
     "AnnDatasetFromAnnData",
+    "BackedAnnDataset",
+    "BackedLoomDataset",
     "BrainLargeDataset",
     "BrainSmallDataset",
     "BreastCancerDataset",

@@ -39,6 +39,10 @@ def check_counts(X, name: str = "X"):
     ValueError
         If ``X`` is not 2-D, not numeric, or holds negative, NaN or infinite values.
     """
+    validate = getattr(X, "validate_counts", None)
+    if validate is not None:  # counts on disk, checked chunk by chunk
+        validate(name)
+        return X
     if sp_sparse.issparse(X):
         X = sp_sparse.csr_matrix(X)
         values = X.data

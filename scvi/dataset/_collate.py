@@ -65,6 +65,8 @@ class CollateMixin:
         tensors = []
         for name, dtype in attributes_and_types.items():
             values = getattr(self, name)[indices]
+            if hasattr(values, "read"):  # rows of counts on disk
+                values = values.tocsr()
             if sp_sparse.issparse(values):
                 values = values.toarray()
             tensors.append(

@@ -1,6 +1,8 @@
 """Operations on count matrices that work the same on ndarrays and CSR matrices.
 
-None of them densifies a sparse matrix.
+None of them densifies a sparse matrix. A matrix read from disk in row chunks
+(:class:`~scvi.dataset.backed_matrix.BackedMatrix`, recognised by its
+``map_chunks`` method) is streamed: the reductions over cells add up its chunks.
 """
 
 import logging
@@ -12,16 +14,24 @@ import scipy.sparse as sp_sparse
 logger = logging.getLogger(__name__)
 
 
+def _streamed(X) -> bool:
+    """Whether ``X`` is read from disk in row chunks (it has ``map_chunks``)."""
+    return hasattr(X, "map_chunks")
+
+
 def canonical_counts(X):
     """``X`` as a 2-D ndarray or a CSR matrix without duplicate entries.
 
-    No copy is made when ``X`` already is one of them.
+    No copy is made when ``X`` already is one of them; a matrix read in row chunks
+    is returned as it is.
 
     Raises
     ------
     ValueError
         If a dense ``X`` is not 2-D.
     """
+    if _streamed(X):
+        return X
     if sp_sparse.issparse(X):
         X = sp_sparse.csr_matrix(X)
         if not X.has_canonical_format:
@@ -54,6 +64,8 @@ def column_moments(X, clip=None):
     tuple
         The float64 sums and sums of squares of every column.
     """
+    if _streamed(X):
+        return X.map_chunks(column_moments, clip)
     if sp_sparse.issparse(X):
         values, cols = X.data.astype(np.float64), X.indices
     else:
@@ -85,7 +97,7 @@ def column_variances(X) -> np.ndarray:
     sums give columns holding the same integer counts the same variance.
     """
     X = canonical_counts(X)
-    if not sp_sparse.issparse(X):
+    if not sp_sparse.issparse(X) and not _streamed(X):
         return np.var(X, axis=0, dtype=np.float64)
     n_cells = max(X.shape[0], 1)
     sums, squares = column_moments(X)
@@ -104,6 +116,8 @@ def col_sums(X) -> np.ndarray:
 
 def nonzero_count(X) -> np.ndarray:
     """Number of rows with a non-zero value, for each column."""
+    if _streamed(X):
+        return X.map_chunks(nonzero_count)
     if sp_sparse.issparse(X):
         X = sp_sparse.csr_matrix(X)
         return np.bincount(X.indices[X.data != 0], minlength=X.shape[1])

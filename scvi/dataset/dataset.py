@@ -509,6 +509,8 @@ class GeneExpressionDataset(
         attributes (indexed by gene names) and ``uns`` the mappings, the measurement
         column names and ``cell_measurements_col_mappings``.
         """
+        if hasattr(self._X, "in_memory_error"):  # counts on disk (backed)
+            raise self._X.in_memory_error()
         return dataset_to_anndata(self)
 
 

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import h5py
 import numpy as np
 
+from ._matrix import row_sums
 from ._single_file import SingleFileMixin
 from .dataset import DownloadableDataset
 
@@ -69,8 +70,15 @@ def _read_attributes(file: h5py.File, group: str, length: int, path: str) -> dic
     return attributes
 
 
-def read_loom(path: str) -> dict:
+def read_loom(path: str, with_matrix: bool = True) -> dict:
     """Read a ``.loom`` file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    with_matrix
+        If False, the counts are not read (``X`` is None).
 
     Returns
     -------
@@ -95,10 +103,12 @@ def read_loom(path: str) -> dict:
         if not isinstance(matrix, h5py.Dataset) or matrix.ndim != 2:
             raise ValueError(f"{path} has no 2-D /matrix dataset: not a .loom file")
         n_genes, n_cells = matrix.shape
-        X = np.empty((n_cells, n_genes), dtype=np.float32)
-        step = max(1, _BLOCK_ENTRIES // max(n_cells, 1))
-        for start in range(0, n_genes, step):
-            X[:, start : start + step] = matrix[start : start + step].T
+        X = None
+        if with_matrix:
+            X = np.empty((n_cells, n_genes), dtype=np.float32)
+            step = max(1, _BLOCK_ENTRIES // max(n_cells, 1))
+            for start in range(0, n_genes, step):
+                X[:, start : start + step] = matrix[start : start + step].T
         global_attrs = {name: _decode(value) for name, value in file.attrs.items()}
         if isinstance(file.get("attrs"), h5py.Group):
             for name, dataset in file["attrs"].items():
@@ -220,7 +230,7 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
         )
 
     def _read(self, path: str) -> dict:
-        loom = read_loom(path)
+        loom = self._read_loom(path)
         X, col_attrs, row_attrs = loom["X"], loom["col_attrs"], loom["row_attrs"]
         gene_names = self._take(
             row_attrs, "gene_names_attribute_name", "row attribute", path
@@ -245,7 +255,7 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
             labels, cell_types = self._code_labels(labels, cell_types, path)
         col_attrs = self._cell_attributes(col_attrs, path)
 
-        expressing = X.sum(axis=1) > 0
+        expressing = row_sums(X) > 0
         if not expressing.all():
             logger.warning("Removing non-expressing cells")
             X = X[expressing]
@@ -263,6 +273,11 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
             cell_attributes_dict=col_attrs,
             gene_attributes_dict=row_attrs,
         )
+
+    def _read_loom(self, path: str) -> dict:
+        """The file's counts and attributes, as :func:`read_loom` (hook for
+        :class:`~scvi.dataset.BackedLoomDataset`)."""
+        return read_loom(path)
 
     def _code_labels(self, labels: np.ndarray, cell_types, path: str):
         """Labels as integer codes, and the cell types that name them."""

@@ -8,7 +8,10 @@ A mode such as ``"gene-batch"`` (``dispersion``, ``zero_inflation``, ...) or
 from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .modules.utils import encode_indices
 
 
 def per_category_shape(
@@ -71,6 +74,41 @@ def init_px_r(
         return None
     shape = per_category_shape(dispersion, n_genes, n_batch, n_labels, "dispersion")
     return nn.Parameter(torch.randn(shape))
+
+
+def per_category_value(
+    log_value: torch.Tensor, index: Optional[torch.Tensor], n_cat: int, name: str
+) -> torch.Tensor:
+    """``exp`` of the column of ``log_value`` of each cell's category.
+
+    Parameters
+    ----------
+    log_value
+        Per-category log values, shape ``(n_features, n_cat)``.
+    index
+        Category of each cell: integer indices ``(..., batch, 1)`` or ``(batch,)``,
+        or a floating one-hot ``(..., batch, n_cat)``.
+    n_cat
+        Number of categories.
+    name
+        Name of ``index`` in the error message.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(..., batch, n_features)``.
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is None.
+    """
+    if index is None:
+        raise ValueError(f"this per-category parameter needs {name}")
+    if not torch.is_floating_point(index):  # indices, even when n_cat == 1
+        index = index.squeeze(-1) if index.dim() > 1 else index
+        index = encode_indices(index, n_cat, log_value.dtype)
+    return torch.exp(F.linear(index.to(log_value.dtype), log_value))
 
 
 def decoder_batch_index(

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence, Tuple
 import torch
 
 from ._likelihoods import gaussian_log_prob
+from ._vae_covariates import covariate_kwargs
 
 __all__ = [
     "compute_elbo",
@@ -39,6 +40,7 @@ __all__ = [
 def _forward_terms(model, tensors: Sequence[torch.Tensor], **kwargs) -> Tuple:
     """Run the model on one mini-batch; return (reconst, kl_local, kl_global)."""
     x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
+    kwargs = dict(covariate_kwargs(model, tensors), **kwargs)
     outputs = model(
         x, local_l_mean, local_l_var, batch_index=batch_index, y=labels, **kwargs
     )
@@ -124,7 +126,7 @@ def compute_reconstruction_error(vae, posterior: Iterable, **kwargs) -> float:
 def _log_importance_weights(model, tensors, **reconstruction_kwargs) -> torch.Tensor:
     """``log p(x|z,l) + log p(z) + log p(l) - log q(z|x) - log q(l|x)`` per cell."""
     x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
-    out = model.inference(x, batch_index, labels)
+    out = model.inference(x, batch_index, labels, **covariate_kwargs(model, tensors))
     z = out.get("untran_z", out["z"])
     if "bernoulli_params" in reconstruction_kwargs:
         # global zero-inflation samples are spread over the cells' batches/labels
@@ -134,11 +136,12 @@ def _log_importance_weights(model, tensors, **reconstruction_kwargs) -> torch.Te
     reconst_loss = model.get_reconstruction_loss(
         x, out["px_rate"], out["px_r"], out["px_dropout"], **reconstruction_kwargs
     )
-    library = out["library"]
     log_prior = gaussian_log_prob(z, 0.0, 1.0)
-    log_prior = log_prior + gaussian_log_prob(library, local_l_mean, local_l_var)
     log_q = gaussian_log_prob(z, out["qz_m"], out["qz_v"])
-    log_q = log_q + gaussian_log_prob(library, out["ql_m"], out["ql_v"])
+    if out.get("ql_m") is not None:  # an observed library is not integrated
+        library = out["library"]
+        log_prior = log_prior + gaussian_log_prob(library, local_l_mean, local_l_var)
+        log_q = log_q + gaussian_log_prob(library, out["ql_m"], out["ql_v"])
     return -reconst_loss + log_prior - log_q
 
 
@@ -151,7 +154,9 @@ def compute_marginal_log_likelihood_scvi(
     For each cell, ``log p(x) ~ logsumexp_k(log w_k) - log(n_samples_mc)`` with
     ``w_k = p(x | z_k, l_k) p(z_k) p(l_k) / (q(z_k | x) q(l_k | x))`` and
     ``(z_k, l_k) ~ q(z, l | x)``; ``p(z)`` is the standard normal and ``p(l)`` the
-    log-normal library prior ``N(local_l_mean, local_l_var)``.
+    log-normal library prior ``N(local_l_mean, local_l_var)``. A model with an
+    observed library (``use_observed_lib_size``) has no library term: its weights
+    are ``p(x | z_k, l_obs) p(z_k) / q(z_k | x)``.
 
     Parameters
     ----------

@@ -18,24 +18,30 @@ sampling methods (``get_latents``, ``sample_from_posterior_z``,
 :class:`scvi.models._vae_sampling.VAESamplingMixin`.
 """
 
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._categories import decoder_batch_index, init_px_r
+from ._categories import decoder_batch_index, init_px_r, per_category_value
 from ._likelihoods import count_log_likelihood, gaussian_kl
+from ._vae_covariates import VAECovariatesMixin
+from ._vae_options import (
+    check_covariates,
+    norm_options,
+    observed_log_library,
+    resolve_model_options,
+)
 from ._vae_sampling import VAESamplingMixin
 from .modules import DecoderSCVI, Encoder
-from .modules.utils import check_option, encode_indices, expand_samples
+from .modules.utils import check_option, expand_samples
 
 DISPERSIONS = ("gene", "gene-batch", "gene-label", "gene-cell")
 RECONSTRUCTION_LOSSES = ("zinb", "nb", "poisson")
 LATENT_DISTRIBUTIONS = ("normal", "ln")
 
 
-class VAE(VAESamplingMixin, nn.Module):
+class VAE(VAECovariatesMixin, VAESamplingMixin, nn.Module):
     """Variational auto-encoder model.
 
     This is an implementation of the scVI model described in [Lopez18].
@@ -69,13 +75,40 @@ class VAE(VAESamplingMixin, nn.Module):
     latent_distribution
         ``"normal"`` (Gaussian ``z``) or ``"ln"`` (logistic normal: ``z`` is the
         softmax of a Gaussian sample and lies on the simplex).
+    use_observed_lib_size
+        Keyword-only (like all that follow; None takes the ``preset``'s value).
+        Use each cell's observed log total count as ``l`` instead of the library
+        encoder ``q(l | x)`` (no library encoder, no library KL term).
+    encode_covariates
+        Feed the batch (and the extra categorical and continuous covariates) to
+        the encoders too.
+    deeply_inject_covariates
+        Concatenate the categorical covariates to every hidden layer (scVI 0.6)
+        rather than to the first only.
+    use_batch_norm, use_layer_norm
+        Where batch / layer normalisation applies: ``"none"``, ``"encoder"``,
+        ``"decoder"`` or ``"both"`` (scVI 0.6: batch norm ``"both"``, layer norm
+        ``"none"``).
+    n_continuous_cov
+        Number of continuous covariates (cell attribute ``"cont_covs"``),
+        appended to the decoder's input (and the encoders' with
+        ``encode_covariates``).
+    n_cats_per_cov
+        Number of categories of each extra categorical covariate (cell attribute
+        ``"cat_covs"``, one integer column per covariate), injected one-hot like
+        the batch.
+    preset
+        ``"scvi-0.6"`` (default) or ``"modern"``: observed library size, layer
+        norm in encoder and decoder, no batch norm, deep covariate injection
+        (scvi-tools 1.x' recommended architecture). Options given explicitly
+        override the preset's.
 
     Notes
     -----
-    The encoders see the counts only: the batch enters the decoder (and the
-    ``"gene-batch"`` dispersion), so that ``sample_from_posterior_z`` and
-    ``get_latents``, which take no batch argument, give the same latents as
-    :meth:`inference`.
+    By default the encoders see the counts only: the batch enters the decoder
+    (and the ``"gene-batch"`` dispersion). With ``encode_covariates`` the
+    latent queries need the batch (``sample_from_posterior_z(x,
+    batch_index=...)``); Posterior queries pass it.
 
     Examples
     --------
@@ -97,8 +130,31 @@ class VAE(VAESamplingMixin, nn.Module):
         log_variational: bool = True,
         reconstruction_loss: str = "zinb",
         latent_distribution: str = "normal",
+        *,
+        use_observed_lib_size: Optional[bool] = None,
+        encode_covariates: Optional[bool] = None,
+        deeply_inject_covariates: Optional[bool] = None,
+        use_batch_norm: Optional[str] = None,
+        use_layer_norm: Optional[str] = None,
+        n_continuous_cov: int = 0,
+        n_cats_per_cov: Optional[Sequence[int]] = None,
+        preset: Optional[str] = None,
     ):
         super().__init__()
+        options = resolve_model_options(
+            preset,
+            use_observed_lib_size=use_observed_lib_size,
+            encode_covariates=encode_covariates,
+            deeply_inject_covariates=deeply_inject_covariates,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        self.model_options = options
+        self.use_observed_lib_size = options["use_observed_lib_size"]
+        self.encode_covariates = options["encode_covariates"]
+        self.n_continuous_cov, self.n_cats_per_cov = check_covariates(
+            n_continuous_cov, n_cats_per_cov
+        )
         self.dispersion = check_option(dispersion, DISPERSIONS, "dispersion")
         self.reconstruction_loss = check_option(
             reconstruction_loss, RECONSTRUCTION_LOSSES, "reconstruction_loss"
@@ -110,23 +166,29 @@ class VAE(VAESamplingMixin, nn.Module):
         self.n_latent = n_latent
         self.log_variational = log_variational
         self.px_r = init_px_r(dispersion, n_input, n_batch, n_labels)
-        self.z_encoder = Encoder(
-            n_input,
-            n_latent,
-            n_layers=n_layers,
+        n_encoded = n_input + self.n_continuous_cov * self.encode_covariates
+        encoder_options = dict(
+            n_cat_list=self._encoder_cat_list(),
             n_hidden=n_hidden,
             dropout_rate=dropout_rate,
-            distribution=latent_distribution,
+            **norm_options(options, "encoder"),
         )
-        self.l_encoder = Encoder(
-            n_input, 1, n_layers=1, n_hidden=n_hidden, dropout_rate=dropout_rate
-        )
-        self.decoder = DecoderSCVI(
+        self.z_encoder = Encoder(
+            n_encoded,
             n_latent,
+            n_layers=n_layers,
+            distribution=latent_distribution,
+            **encoder_options,
+        )
+        if not self.use_observed_lib_size:  # 0.6: an encoder of log library size
+            self.l_encoder = Encoder(n_encoded, 1, n_layers=1, **encoder_options)
+        self.decoder = DecoderSCVI(
+            n_latent + self.n_continuous_cov,
             n_input,
-            n_cat_list=[n_batch],
+            n_cat_list=self._decoder_cat_list(),
             n_layers=n_layers,
             n_hidden=n_hidden,
+            **norm_options(options, "decoder"),
         )
 
     # ------------------------------------------------------------------ steps
@@ -139,7 +201,14 @@ class VAE(VAESamplingMixin, nn.Module):
         return y
 
     def encode(
-        self, x: torch.Tensor, y: Optional[torch.Tensor] = None, n_samples: int = 1
+        self,
+        x: torch.Tensor,
+        y: Optional[torch.Tensor] = None,
+        n_samples: int = 1,
+        *,
+        batch_index: Optional[torch.Tensor] = None,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Parameters of ``q(z | x)`` and ``q(l | x)`` and samples of both.
 
@@ -153,6 +222,10 @@ class VAE(VAESamplingMixin, nn.Module):
         n_samples
             Number of posterior samples; above 1 every output gets a leading
             ``(n_samples,)`` axis.
+        batch_index, cont_covs, cat_covs
+            Covariates of the encoders (used with ``encode_covariates``): batch
+            ``(batch, 1)``, continuous ``(batch, n_continuous_cov)`` and
+            categorical codes ``(batch, len(n_cats_per_cov))``.
 
         Returns
         -------
@@ -160,15 +233,29 @@ class VAE(VAESamplingMixin, nn.Module):
             ``qz_m``, ``qz_v``, ``z``, ``untran_z`` (the Gaussian sample before
             the latent transformation; equal to ``z`` for ``"normal"``), each
             ``(batch, n_latent)``, and ``ql_m``, ``ql_v``, ``library`` (the log
-            library size sample), each ``(batch, 1)``.
+            library size sample), each ``(batch, 1)``. With
+            ``use_observed_lib_size``, ``library`` is the observed log total
+            count and ``ql_m``, ``ql_v`` are None.
         """
-        x_ = self._encoder_input(x)
-        qz_m, qz_v = self.z_encoder.gaussian(x_, y)
-        ql_m, ql_v = self.l_encoder.gaussian(x_)
-        if n_samples > 1:
-            qz_m, qz_v, ql_m, ql_v = expand_samples(n_samples, qz_m, qz_v, ql_m, ql_v)
+        args = self._encoder_args(
+            self._encoder_input(x), y, batch_index, cont_covs, cat_covs
+        )
+        qz_m, qz_v = self.z_encoder.gaussian(*args)
+        if self.use_observed_lib_size:
+            ql_m = ql_v = None
+            library = observed_log_library(x)
+            if n_samples > 1:
+                qz_m, qz_v, library = expand_samples(n_samples, qz_m, qz_v, library)
+        else:
+            ql_m, ql_v = self.l_encoder.gaussian(*args)
+            if n_samples > 1:
+                qz_m, qz_v, ql_m, ql_v = expand_samples(
+                    n_samples, qz_m, qz_v, ql_m, ql_v
+                )
+        # z is drawn before l: the random stream of scVI 0.6
         z, untran_z = self.z_encoder.reparameterize_transformation(qz_m, qz_v)
-        library, _ = self.l_encoder.reparameterize_transformation(ql_m, ql_v)
+        if ql_m is not None:
+            library, _ = self.l_encoder.reparameterize_transformation(ql_m, ql_v)
         return dict(
             qz_m=qz_m,
             qz_v=qz_v,
@@ -211,15 +298,10 @@ class VAE(VAESamplingMixin, nn.Module):
         if self.dispersion == "gene":
             return torch.exp(self.px_r)
         if self.dispersion == "gene-batch":
-            index, n_cat, name = batch_index, self.n_batch, "batch_index"
-        else:
-            index, n_cat, name = y, self.n_labels, "y"
-        if index is None:
-            raise ValueError(f"dispersion={self.dispersion!r} needs {name}")
-        if not torch.is_floating_point(index):  # indices, even when n_cat == 1
-            index = index.squeeze(-1) if index.dim() > 1 else index
-            index = encode_indices(index, n_cat, self.px_r.dtype)
-        return torch.exp(F.linear(index.to(self.px_r.dtype), self.px_r))
+            return per_category_value(
+                self.px_r, batch_index, self.n_batch, "batch_index"
+            )
+        return per_category_value(self.px_r, y, self.n_labels, "y")
 
     def generative(
         self,
@@ -227,6 +309,9 @@ class VAE(VAESamplingMixin, nn.Module):
         library: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         y: Optional[torch.Tensor] = None,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Parameters of ``p(x | z, l, s)`` from latents and covariates.
 
@@ -242,6 +327,8 @@ class VAE(VAESamplingMixin, nn.Module):
         y
             Labels ``(batch, 1)``, passed to the decoder as a covariate when it
             has one.
+        cont_covs, cat_covs
+            Extra covariates of the decoder, see :meth:`encode`.
 
         Returns
         -------
@@ -251,8 +338,9 @@ class VAE(VAESamplingMixin, nn.Module):
             (``exp(library) * px_scale``) and ``px_dropout`` (zero-inflation
             logits), of shape ``(..., batch, n_input)``.
         """
+        z, *covariates = self._decoder_args(z, batch_index, y, cont_covs, cat_covs)
         px_scale, px_r, px_rate, px_dropout = self.decoder(
-            self.dispersion, z, library, batch_index, y
+            self.dispersion, z, library, *covariates
         )
         return dict(
             px_scale=px_scale,
@@ -268,6 +356,9 @@ class VAE(VAESamplingMixin, nn.Module):
         y: Optional[torch.Tensor] = None,
         n_samples: int = 1,
         transform_batch: Optional[int] = None,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Dict[str, torch.Tensor]:
         """Helper function used in forward pass: encode, sample, decode.
 
@@ -284,6 +375,8 @@ class VAE(VAESamplingMixin, nn.Module):
         transform_batch
             If given, the decoder sees every cell as coming from this batch (the
             encoders are unchanged).
+        cont_covs, cat_covs
+            Extra covariates, see :meth:`encode`.
 
         Returns
         -------
@@ -293,10 +386,13 @@ class VAE(VAESamplingMixin, nn.Module):
             ``px_scale``, ``px_r``, ``px_rate``, ``px_dropout``.
         """
         y = self._label_covariate(x, y)
-        outputs = self.encode(x, y, n_samples=n_samples)
+        covs = dict(cont_covs=cont_covs, cat_covs=cat_covs)
+        outputs = self.encode(
+            x, y, n_samples=n_samples, batch_index=batch_index, **covs
+        )
         batch_index = decoder_batch_index(x, batch_index, transform_batch)
         outputs.update(
-            self.generative(outputs["z"], outputs["library"], batch_index, y)
+            self.generative(outputs["z"], outputs["library"], batch_index, y, **covs)
         )
         return outputs
 
@@ -355,9 +451,12 @@ class VAE(VAESamplingMixin, nn.Module):
             ``KL(q(z | x) || N(0, I))`` (on the Gaussian before any latent
             transformation), shape ``(batch,)``.
         kl_l : torch.Tensor
-            ``KL(q(l | x) || N(local_l_mean, local_l_var))``, shape ``(batch,)``.
+            ``KL(q(l | x) || N(local_l_mean, local_l_var))``, shape ``(batch,)``;
+            zeros with ``use_observed_lib_size`` (no library is inferred).
         """
         kl_z = gaussian_kl(outputs["qz_m"], outputs["qz_v"])
+        if outputs["ql_m"] is None:
+            return kl_z, torch.zeros_like(kl_z)
         kl_l = gaussian_kl(outputs["ql_m"], outputs["ql_v"], local_l_mean, local_l_var)
         return kl_z, kl_l
 
@@ -368,6 +467,9 @@ class VAE(VAESamplingMixin, nn.Module):
         local_l_var: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         y: Optional[torch.Tensor] = None,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor, Union[torch.Tensor, float]]:
         """Returns the reconstruction loss and the KL divergences.
 
@@ -384,6 +486,8 @@ class VAE(VAESamplingMixin, nn.Module):
         y
             Cell-type labels, ``(batch_size, 1)`` or one-hot
             ``(batch_size, n_labels)``.
+        cont_covs, cat_covs
+            Extra covariates, see :meth:`encode`.
 
         Returns
         -------
@@ -397,7 +501,9 @@ class VAE(VAESamplingMixin, nn.Module):
             tensor; the float 0.0 for a model without one). The negative ELBO of a
             dataset of ``n`` cells is ``n * mean(first + second) + kl_global``.
         """
-        outputs = self.inference(x, batch_index, y)
+        outputs = self.inference(
+            x, batch_index, y, cont_covs=cont_covs, cat_covs=cat_covs
+        )
         reconst_loss = self.get_reconstruction_loss(
             x, outputs["px_rate"], outputs["px_r"], outputs["px_dropout"]
         )

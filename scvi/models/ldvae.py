@@ -46,6 +46,12 @@ class LDVAE(VAE):
         Whether to have bias term in linear decoder.
     latent_distribution
         ``"normal"`` or ``"ln"`` (logistic normal).
+    **model_options
+        Keyword-only opt-in options of :class:`~scvi.models.vae.VAE`
+        (``use_observed_lib_size``, ``encode_covariates``,
+        ``deeply_inject_covariates``, ``use_layer_norm`` for the encoders,
+        ``n_continuous_cov``, ``n_cats_per_cov``, ``preset``); the linear
+        decoder's batch norm stays ``use_batch_norm``.
 
     Examples
     --------
@@ -68,6 +74,7 @@ class LDVAE(VAE):
         use_batch_norm: bool = True,
         bias: bool = False,
         latent_distribution: str = "normal",
+        **model_options,
     ):
         super().__init__(
             n_input,
@@ -81,12 +88,13 @@ class LDVAE(VAE):
             log_variational=log_variational,
             reconstruction_loss=reconstruction_loss,
             latent_distribution=latent_distribution,
+            **model_options,
         )
         self.use_batch_norm = use_batch_norm
         self.decoder = LinearDecoderSCVI(
-            n_latent,
+            n_latent + self.n_continuous_cov,
             n_input,
-            n_cat_list=[n_batch],
+            n_cat_list=self._decoder_cat_list(),
             use_batch_norm=use_batch_norm,
             bias=bias,
         )
@@ -104,4 +112,5 @@ class LDVAE(VAE):
         numpy.ndarray
             float32 array of shape ``(n_input, n_latent)``.
         """
-        return self.decoder.get_loadings().cpu().numpy()
+        # columns past n_latent are continuous covariates (n_continuous_cov)
+        return self.decoder.get_loadings()[:, : self.n_latent].cpu().numpy()

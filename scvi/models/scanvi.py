@@ -60,6 +60,12 @@ class SCANVI(SemiSupervisedVAE):
     classifier_parameters
         Keyword arguments of the :class:`~scvi.models.classifier.Classifier`
         (``n_hidden``, ``n_layers``, ``dropout_rate``), overriding the model's.
+    **model_options
+        Keyword-only opt-in options of :class:`~scvi.models.vae.VAE` for the
+        scVI part: ``use_observed_lib_size``, ``deeply_inject_covariates``,
+        ``use_batch_norm``, ``use_layer_norm``, ``preset`` (the classifier
+        encodes counts only, so ``encode_covariates`` and extra covariates are
+        not supported).
 
     Examples
     --------
@@ -85,6 +91,7 @@ class SCANVI(SemiSupervisedVAE):
         labels_groups: Optional[Sequence[int]] = None,
         use_labels_groups: bool = False,
         classifier_parameters: dict = {},
+        **model_options,
     ):
         super().__init__(
             n_input,
@@ -98,7 +105,13 @@ class SCANVI(SemiSupervisedVAE):
             dispersion=dispersion,
             log_variational=log_variational,
             reconstruction_loss=reconstruction_loss,
+            **model_options,
         )
+        if self.encode_covariates or self.n_continuous_cov or self.n_cats_per_cov:
+            raise ValueError(
+                "SCANVI supports neither encode_covariates nor n_continuous_cov / "
+                "n_cats_per_cov (its classifier encodes the counts only)"
+            )
         cls_parameters = dict(
             n_layers=n_layers, n_hidden=n_hidden, dropout_rate=dropout_rate
         )
@@ -197,7 +210,7 @@ class SCANVI(SemiSupervisedVAE):
         reconst_loss = self.get_reconstruction_loss(
             x, out["px_rate"], out["px_r"], out["px_dropout"]
         )
-        kl_l = gaussian_kl(out["ql_m"], out["ql_v"], local_l_mean, local_l_var)
+        kl_l = self.kl_divergences(out, local_l_mean, local_l_var)[1]
         z1 = out["z"]
         log_qz1 = gaussian_log_prob(z1, out["qz_m"], out["qz_v"])
         if y is not None:

@@ -10,6 +10,7 @@ from typing import List, Optional, Union
 import numpy as np
 import torch
 
+from ...models._vae_covariates import covariate_dtypes
 from .batching import (
     BatchLoader,
     RandomSampler,
@@ -73,9 +74,9 @@ class PosteriorBase:
 
     def _collate_fn(self, corrupted: bool = False):
         """The dataset's collate function of this posterior's tensors."""
-        return self.gene_dataset.collate_fn_builder(
-            dict(self.extra_attributes), corrupted=corrupted
-        )
+        attributes = dict(self.extra_attributes)
+        attributes.update(covariate_dtypes(self.model))  # opt-in model covariates
+        return self.gene_dataset.collate_fn_builder(attributes, corrupted=corrupted)
 
     # ------------------------------------------------------------------ iteration
     def __iter__(self):
@@ -218,7 +219,8 @@ class PosteriorBase:
         posterior's settings (``attr_dict.json``). Everything is written into a
         temporary folder first and renamed at the end, so an interrupted save
         leaves nothing behind. Load it back with
-        :func:`scvi.inference.load_posterior`.
+        :func:`scvi.inference.load_posterior`. Under :mod:`torch.distributed`,
+        only rank 0 writes; the other processes return at once.
 
         Parameters
         ----------
@@ -230,6 +232,10 @@ class PosteriorBase:
         ValueError
             If ``dir_path`` already exists.
         """
+        from ..trainers.distributed import is_main_process
+
+        if not is_main_process():
+            return  # in data-parallel training, rank 0 alone writes
         dir_path = os.path.abspath(os.fspath(dir_path))
         if os.path.exists(dir_path):
             raise ValueError(

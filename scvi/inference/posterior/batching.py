@@ -19,9 +19,11 @@ from .device_data import (
     device_batches,
     fits_on_device,
 )
+from .read_ahead import backed_attributes, backed_batches
 
 __all__ = [
     "BatchLoader",
+    "ChunkedRandomSampler",
     "SequentialSubsetSampler",
     "SubsetRandomSampler",
     "RandomSampler",
@@ -42,6 +44,9 @@ _IGNORED_LOADER_KWARGS = {
     "multiprocessing_context",
     "pin_memory_device",
 }
+
+# mini-batches per chunk when the counts are on disk and no chunk_size is given
+_BACKED_CHUNK_BATCHES = 32
 
 
 def as_index_array(indices, n_cells: int, name: str = "indices") -> np.ndarray:
@@ -84,6 +89,14 @@ def as_index_array(indices, n_cells: int, name: str = "indices") -> np.ndarray:
             f"from {array.min()} to {array.max()}"
         )
     return array.astype(np.int64, copy=False)
+
+
+def _check_positive_int(value, name: str) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
 
 
 class _IndexSampler(Sampler):
@@ -174,6 +187,43 @@ class RandomSampler(_AllCellsSampler):
         return torch.randperm(self.n_cells).numpy()
 
 
+class ChunkedRandomSampler(SubsetRandomSampler):
+    """Visits cells by chunks of neighbours: chunks in a random order, each shuffled.
+
+    The cell positions are sorted and cut into chunks of ``chunk_size``
+    consecutive positions; each epoch visits the chunks in a random order and the
+    cells of each chunk in a random order. Reading a chunk of counts from disk is
+    then one read of neighbouring rows. The order is drawn with torch's random
+    generator (one :func:`torch.randperm` and one :func:`torch.rand` per epoch),
+    so :func:`scvi.set_seed` makes it reproducible, whatever the data's storage.
+
+    Parameters
+    ----------
+    indices
+        Cell positions.
+    chunk_size
+        Cells per chunk (a positive int).
+    """
+
+    def __init__(self, indices: Sequence[int], chunk_size: int):
+        super().__init__(indices)
+        _check_positive_int(chunk_size, "chunk_size")
+        self.chunk_size = int(chunk_size)
+        self._sorted = np.sort(self.indices)
+
+    def epoch_indices(self) -> np.ndarray:
+        n, size = len(self._sorted), self.chunk_size
+        n_chunks = -(-n // size)
+        chunk_order = torch.randperm(n_chunks).numpy()
+        # a random key per slot, the padding of the last chunk sorting last
+        keys = torch.rand(n_chunks * size, dtype=torch.float64).numpy()
+        keys[n:] = np.inf
+        within = np.argsort(keys.reshape(n_chunks, size), axis=1, kind="stable")
+        slots = np.arange(n_chunks)[:, None] * size + within
+        slots = slots[chunk_order].reshape(-1)
+        return self._sorted[slots[slots < n]]
+
+
 def sampler_indices(sampler: Sampler) -> np.ndarray:
     """The cell order of one epoch of ``sampler`` as an int64 array.
 
@@ -218,6 +268,12 @@ class BatchLoader:
     device
         The device of the tensors when ``data_on_device`` (default: the current
         CUDA device when ``pin_memory``, else the CPU).
+    chunk_size
+        Cells per chunk of a chunked random order: a random sampler of this
+        module (:class:`SubsetRandomSampler`, :class:`RandomSampler`) is replaced
+        by a :class:`ChunkedRandomSampler` of its cells. Counts on disk are read
+        ``chunk_size`` cells at a time. Default: None (cell-level shuffling) for
+        data in memory, 32 mini-batches for counts on disk.
     """
 
     def __init__(
@@ -231,6 +287,7 @@ class BatchLoader:
         pin_memory: bool = False,
         data_on_device: Optional[bool] = None,
         device=None,
+        chunk_size: Optional[int] = None,
         **kwargs,
     ):
         unknown = set(kwargs) - _IGNORED_LOADER_KWARGS
@@ -238,23 +295,17 @@ class BatchLoader:
             raise TypeError(
                 f"unexpected data loader argument(s) {sorted(unknown)}; valid ones "
                 "are batch_size, sampler, collate_fn, shuffle, drop_last, pin_memory, "
-                "data_on_device, device"
+                "data_on_device, device, chunk_size"
             )
-        if isinstance(batch_size, bool) or not isinstance(
-            batch_size, (int, np.integer)
-        ):
-            raise ValueError(
-                f"batch_size must be a positive integer, got {batch_size!r}"
-            )
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+        _check_positive_int(batch_size, "batch_size")
+        if chunk_size is not None:
+            _check_positive_int(chunk_size, "chunk_size")
         if sampler is not None and shuffle:
             raise ValueError("sampler and shuffle=True are mutually exclusive")
         self.dataset = dataset
         self.batch_size = int(batch_size)
         if sampler is None:
             sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-        self.sampler = sampler
         self.collate_fn = collate_fn or dataset.collate_fn_builder()
         self.drop_last = drop_last
         self.pin_memory = pin_memory and torch.cuda.is_available()
@@ -262,10 +313,25 @@ class BatchLoader:
             device = "cuda" if self.pin_memory else "cpu"
         self.device = torch.device(device)
         self.on_device = None  # attributes kept on the device, or None
+        self.backed = None  # attributes read from disk by chunks, or None
         attributes = collated_attributes(dataset, self.collate_fn)
-        if attributes is not None and data_on_device is not False:
+        if attributes is not None and backed_attributes(dataset, attributes):
+            self.backed = attributes
+            if chunk_size is None:
+                chunk_size = _BACKED_CHUNK_BATCHES * self.batch_size
+        elif attributes is not None and data_on_device is not False:
             if data_on_device or fits_on_device(dataset, attributes, self.device):
                 self.on_device = attributes
+        self.chunk_size = chunk_size
+        if chunk_size is not None and type(sampler) in (
+            SubsetRandomSampler,
+            RandomSampler,
+        ):
+            cells = getattr(sampler, "indices", None)
+            if cells is None:
+                cells = np.arange(len(sampler), dtype=np.int64)
+            sampler = ChunkedRandomSampler(cells, chunk_size)
+        self.sampler = sampler
 
     def __len__(self) -> int:
         n_cells = len(self.sampler)
@@ -281,6 +347,17 @@ class BatchLoader:
         if self.on_device is not None:
             arrays = device_arrays(self.dataset, self.on_device, self.device)
             yield from device_batches(arrays, order, self.batch_size, stop, self.device)
+            return
+        if self.backed is not None:
+            yield from backed_batches(
+                self.dataset,
+                self.backed,
+                order,
+                self.batch_size,
+                stop,
+                getattr(self.sampler, "chunk_size", self.chunk_size),
+                self.pin_memory,
+            )
             return
         for start in range(0, stop, self.batch_size):
             tensors = self.collate_fn(order[start : start + self.batch_size])

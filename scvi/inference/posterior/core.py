@@ -6,6 +6,7 @@ import numpy as np
 
 from .de_clusters import ClusterDifferentialExpressionMixin
 from .loadings import LatentFactorsMixin
+from ...models._vae_covariates import covariate_kwargs
 from .sampling import eval_mode
 from .scores import ScoresMixin
 from ..metrics import unsupervised_clustering_accuracy
@@ -73,9 +74,10 @@ class Posterior(ClusterDifferentialExpressionMixin, ScoresMixin, LatentFactorsMi
         with eval_mode(self.model):
             for tensors in self._ordered():
                 x, _, _, batch_index, labels = tensors[:5]
-                library = self.model.inference(x, batch_index=batch_index, y=labels)[
-                    "library"
-                ]
+                covs = covariate_kwargs(self.model, tensors)
+                library = self.model.inference(
+                    x, batch_index=batch_index, y=labels, **covs
+                )["library"]
                 libraries.append(library.cpu().numpy())
         return np.concatenate(libraries).ravel()
 

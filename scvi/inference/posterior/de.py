@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ...models._vae_covariates import covariate_kwargs
 from .. import differential_expression as de
 from .base import PosteriorBase
 from .batching import SequentialSubsetSampler, as_index_array
@@ -61,7 +62,8 @@ class DifferentialExpressionMixin(PosteriorBase):
         for a fraction of the work when cells are drawn many times.
         """
         model = self.model
-        if kwargs or not hasattr(model, "encode_scale"):
+        extra_covariates = getattr(model, "covariate_attributes", None)
+        if kwargs or extra_covariates or not hasattr(model, "encode_scale"):
             return np.concatenate(
                 [self._scales_of_cells(cells, b, **kwargs) for cells, b in draws]
             )
@@ -74,7 +76,9 @@ class DifferentialExpressionMixin(PosteriorBase):
         )
         with eval_mode(model):
             encoded = [
-                model.encode_scale(tensors[0], tensors[4])
+                model.encode_scale(
+                    tensors[0], tensors[4], **covariate_kwargs(model, tensors, True)
+                )
                 for tensors in encoder._ordered()
             ]
             qz_m, qz_v, labels = (torch.cat(parts) for parts in zip(*encoded))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
+from ...models._vae_covariates import covariate_kwargs
 from ...models.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
 from .base import PosteriorBase
 
@@ -106,6 +107,7 @@ class SamplingMixin(PosteriorBase):
                         y=labels,
                         n_samples=n_samples,
                         transform_batch=b,
+                        **covariate_kwargs(self.model, tensors),
                     )
                     values = one if values is None else values + one
                 if len(batches) > 1:
@@ -122,9 +124,9 @@ class SamplingMixin(PosteriorBase):
             raise ValueError("the posterior holds no cell")
         return out[..., :start, :]  # shorter only with drop_last
 
-    def _latent_z(self, x: torch.Tensor, give_mean: bool) -> torch.Tensor:
+    def _latent_z(self, x: torch.Tensor, give_mean: bool, **covariates) -> torch.Tensor:
         """The latent mean or sample of the cells ``x`` (of :meth:`get_latent`)."""
-        return self.model.sample_from_posterior_z(x, give_mean=give_mean)
+        return self.model.sample_from_posterior_z(x, give_mean=give_mean, **covariates)
 
     def get_latent(
         self, give_mean: bool = True
@@ -149,7 +151,8 @@ class SamplingMixin(PosteriorBase):
         with eval_mode(self.model):
             for tensors in self._ordered():
                 x, _, _, batch_index, label = tensors[:5]
-                latent.append(_numpy(self._latent_z(x, give_mean)))
+                covs = covariate_kwargs(self.model, tensors, encoder=True)
+                latent.append(_numpy(self._latent_z(x, give_mean, **covs)))
                 batch_indices.append(_numpy(batch_index))
                 labels.append(_numpy(label))
         return (
@@ -236,7 +239,11 @@ class SamplingMixin(PosteriorBase):
             for tensors in self._ordered(batch_size):
                 x, _, _, batch_index, labels = tensors[:5]
                 outputs = self.model.inference(
-                    x, batch_index=batch_index, y=labels, n_samples=n_samples
+                    x,
+                    batch_index=batch_index,
+                    y=labels,
+                    n_samples=n_samples,
+                    **covariate_kwargs(self.model, tensors),
                 )
                 samples = self._count_distribution(outputs).sample()
                 if n_samples == 1:
@@ -272,7 +279,11 @@ class SamplingMixin(PosteriorBase):
             for tensors in self._ordered():
                 x, _, _, batch_index, labels = tensors[:5]
                 outputs = self.model.inference(
-                    x, batch_index=batch_index, y=labels, n_samples=n_samples
+                    x,
+                    batch_index=batch_index,
+                    y=labels,
+                    n_samples=n_samples,
+                    **covariate_kwargs(self.model, tensors),
                 )
                 rate = outputs["px_rate"]
                 values = (
@@ -328,6 +339,7 @@ class SamplingMixin(PosteriorBase):
                     y=labels,
                     n_samples=n_samples,
                     transform_batch=transform_batch,
+                    **covariate_kwargs(self.model, tensors),
                 )
                 rate = rna_size_factor * outputs["px_scale"]
                 if n_samples == 1:

@@ -12,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..._settings import progress_bar_enabled
+from .data_parallel import parallelism
 from .step import NanGuard, compiled, make_adam, parameters_device
 from ..early_stopping import EarlyStopping
 from ..posterior import Posterior
@@ -75,6 +76,14 @@ class Trainer(TrainerPosteriors):
         a compile mode such as ``"reduce-overhead"``, which uses CUDA graphs);
         where compilation fails, a warning is logged and training runs eagerly.
         Same results within floating-point noise; the first steps are slower.
+    distributed
+        Train data-parallel on :mod:`torch.distributed` (see
+        :doc:`/distributed`): each process trains on its shard of the training
+        cells of every epoch, gradients are averaged across processes, held-out
+        metrics reduced, and only rank 0 shows progress and logs. True: use the
+        process group (initialised from ``torchrun``'s environment if needed);
+        False: train alone; None (default): True when a process group is
+        initialised or ``torchrun``'s environment variables are set.
     """
 
     default_metrics_to_monitor = []
@@ -97,11 +106,13 @@ class Trainer(TrainerPosteriors):
         *,
         data_on_device: Optional[bool] = None,
         compile: Union[bool, str] = False,
+        distributed: Optional[bool] = None,
     ):
         self._posteriors = OrderedDict()
         self.model = model
         self.gene_dataset = gene_dataset
         self.use_cuda = bool(use_cuda) and torch.cuda.is_available()
+        self._parallel = parallelism(distributed, self.use_cuda, seed)
         if self.use_cuda:
             self.model.cuda()
         self.data_loader_kwargs = {
@@ -227,29 +238,31 @@ class Trainer(TrainerPosteriors):
             params, lr=lr, eps=eps, weight_decay=self.weight_decay
         )
         self._nan_guard = NanGuard(parameters_device(self.optimizer), self.max_nans)
-        self._step_loss = compiled(self.loss, self.compile)
+        self._step_loss = self._parallel.wrap_loss(
+            self.model, compiled(self.loss, self.compile)
+        )
         self.training_extras_init(**extras_kwargs)
         self.n_epochs = n_epochs
         self.compute_metrics_time = 0.0
         self.epoch = -1
         self.compute_metrics()
         self.on_training_begin()
+        self._parallel.begin_training(self)
         epochs = tqdm(
             range(n_epochs),
             desc="training",
-            disable=not progress_bar_enabled(self.show_progbar),
+            disable=not (
+                self._parallel.is_main and progress_bar_enabled(self.show_progbar)
+            ),
         )
-        for self.epoch in epochs:
-            self.on_epoch_begin()
-            for tensors_list in self.data_loaders_loop():
-                if tensors_list[0][0].shape[0] < 3:
-                    continue  # batch norm cannot use a mini-batch of 1 or 2 cells
-                self.on_iteration_begin()
-                self.on_training_loop(tensors_list)
-                self.on_iteration_end()
-            self.nan_counter = self._nan_guard.check()
-            if not self.on_epoch_end():
-                break
+        try:
+            for self.epoch in epochs:
+                self._train_epoch()
+                if not self.on_epoch_end():
+                    break
+        finally:
+            self._parallel.end_training(self)
+            self._step_loss = None
         if self.early_stopping.save_best_state_metric is not None:
             self.model.load_state_dict(self.best_state_dict)
             self.compute_metrics()
@@ -257,6 +270,20 @@ class Trainer(TrainerPosteriors):
         self.training_extras_end()
         self.training_time += time.time() - begin - self.compute_metrics_time
         self.on_training_end()
+
+    def _train_epoch(self) -> None:
+        """The optimisation steps of one epoch; then the NaN counters are read."""
+        self.on_epoch_begin()
+        self._parallel.begin_epoch(self.epoch)
+        for tensors_list in self.data_loaders_loop():
+            if tensors_list[0][0].shape[0] < 3:
+                continue  # batch norm cannot use a mini-batch of 1 or 2 cells
+            self.on_iteration_begin()
+            self.on_training_loop(tensors_list)
+            self._parallel.after_step()
+            self.on_iteration_end()
+        self._parallel.end_epoch(self._nan_guard)
+        self.nan_counter = self._nan_guard.check()
 
     def on_training_loop(self, tensors_list) -> None:
         """One optimisation step on one mini-batch of each posterior.
@@ -363,7 +390,7 @@ class Trainer(TrainerPosteriors):
                     if posterior.nb_cells == 0:
                         continue
                     for metric in self.monitored_metrics(posterior):
-                        value = getattr(posterior, metric)()
+                        value = self._parallel.metric(posterior, metric)
                         self.history[f"{metric}_{name}"].append(value)
                         logger.debug("%s %s: %s", name, metric, value)
             self.model.train(was_training)

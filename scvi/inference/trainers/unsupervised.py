@@ -6,11 +6,40 @@ from typing import Optional, Union
 
 import torch
 
+from ...models._vae_covariates import covariate_kwargs
 from ..posterior import Posterior
 from .step import parameters_device
 from .loop import Trainer
 
 logger = logging.getLogger(__name__)
+
+#: early stopping on the held-out ELBO (``early_stopping=True``), with the
+#: weights of the best epoch restored at the end
+HELD_OUT_EARLY_STOPPING = dict(
+    early_stopping_metric="elbo",
+    save_best_state_metric="elbo",
+    on="test_set",
+    patience=45,
+    threshold=0,
+)
+
+
+def auto_n_epochs(n_cells: int) -> int:
+    """scvi-tools' epoch rule: ``min(round(20000 / n_cells * 400), 400)``.
+
+    Parameters
+    ----------
+    n_cells
+        Number of cells of the dataset (>= 1).
+
+    Returns
+    -------
+    int
+        400 epochs up to 20,000 cells, fewer (at least 1) beyond.
+    """
+    if isinstance(n_cells, bool) or not isinstance(n_cells, int) or n_cells < 1:
+        raise ValueError(f"n_cells must be a positive int, got {n_cells!r}")
+    return max(1, min(round(20000 / n_cells * 400), 400))
 
 
 def model_terms(model, tensors, feed_labels: bool = True):
@@ -23,7 +52,10 @@ def model_terms(model, tensors, feed_labels: bool = True):
     """
     x, local_l_mean, local_l_var, batch_index, labels = tensors[:5]
     labels = labels if feed_labels else None
-    return model(x, local_l_mean, local_l_var, batch_index=batch_index, y=labels)
+    covariates = covariate_kwargs(model, tensors)  # opt-in model covariates
+    return model(
+        x, local_l_mean, local_l_var, batch_index=batch_index, y=labels, **covariates
+    )
 
 
 class UnsupervisedTrainer(Trainer):
@@ -58,6 +90,11 @@ class UnsupervisedTrainer(Trainer):
     normalize_loss
         Divide the loss by the number of training cells. Default: None, which is
         False for an AutoZIVAE and True otherwise.
+    early_stopping
+        Keyword-only. Stop when the ELBO of ``test_set`` has not improved for 45
+        epochs and restore the best epoch's weights
+        (:data:`HELD_OUT_EARLY_STOPPING`); ``early_stopping_kwargs`` given too
+        override these entries. Default False (scVI 0.6).
     **kwargs
         Other keywords arguments from the general :class:`Trainer` class.
 
@@ -86,8 +123,16 @@ class UnsupervisedTrainer(Trainer):
         n_iter_kl_warmup: Optional[int] = None,
         n_epochs_kl_warmup: Optional[int] = 400,
         normalize_loss: Optional[bool] = None,
+        *,
+        early_stopping: bool = False,
         **kwargs,
     ):
+        if not isinstance(early_stopping, bool):
+            raise ValueError(f"early_stopping must be a bool, got {early_stopping!r}")
+        if early_stopping:
+            stopping = dict(HELD_OUT_EARLY_STOPPING)
+            stopping.update(kwargs.get("early_stopping_kwargs") or {})
+            kwargs["early_stopping_kwargs"] = stopping
         super().__init__(model, gene_dataset, **kwargs)
         for name, value in (
             ("n_iter_kl_warmup", n_iter_kl_warmup),
@@ -116,6 +161,32 @@ class UnsupervisedTrainer(Trainer):
     @property
     def posteriors_loop(self):
         return ["train_set"]
+
+    def train(
+        self,
+        n_epochs: Union[int, str] = 400,
+        lr: float = 1e-3,
+        eps: float = 0.01,
+        params=None,
+        **extras_kwargs,
+    ) -> None:
+        """Train the model (see :meth:`Trainer.train`).
+
+        Parameters
+        ----------
+        n_epochs
+            Number of epochs, or ``"auto"`` for :func:`auto_n_epochs` of the
+            dataset's cell count (scvi-tools' rule, recommended with the
+            models' ``preset="modern"``).
+        lr, eps, params, **extras_kwargs
+            As in :meth:`Trainer.train`.
+        """
+        if isinstance(n_epochs, str):
+            if n_epochs != "auto":
+                raise ValueError(f"n_epochs must be an int or 'auto', got {n_epochs!r}")
+            n_epochs = auto_n_epochs(len(self.gene_dataset))
+            logger.info("training for %d epochs (epoch rule by dataset size)", n_epochs)
+        return super().train(n_epochs, lr=lr, eps=eps, params=params, **extras_kwargs)
 
     @property
     def kl_weight(self) -> float:
@@ -218,11 +289,14 @@ class AdapterTrainer(UnsupervisedTrainer):
         super().__init__(model, gene_dataset, frequency=frequency)
         self.test_set = posterior_test
         self.test_set.to_monitor = ["elbo"]
-        self.params = list(self.model.z_encoder.parameters()) + list(
-            self.model.l_encoder.parameters()
-        )
-        self.z_encoder_state = copy.deepcopy(model.z_encoder.state_dict())
-        self.l_encoder_state = copy.deepcopy(model.l_encoder.state_dict())
+        # no library encoder with an observed library size
+        self.encoders = [
+            getattr(model, name)
+            for name in ("z_encoder", "l_encoder")
+            if getattr(model, name, None) is not None
+        ]
+        self.params = [p for encoder in self.encoders for p in encoder.parameters()]
+        self.encoder_states = [copy.deepcopy(e.state_dict()) for e in self.encoders]
 
     @property
     def posteriors_loop(self):
@@ -231,9 +305,8 @@ class AdapterTrainer(UnsupervisedTrainer):
     def on_epoch_begin(self) -> None:
         """Keep every part of the model but the encoders in evaluation mode, so
         that the decoder's batch-norm statistics stay those of the training data."""
-        encoders = (self.model.z_encoder, self.model.l_encoder)
         for module in self.model.children():
-            if not any(module is encoder for encoder in encoders):
+            if not any(module is encoder for encoder in self.encoders):
                 module.eval()
 
     def train(self, n_path: int = 10, n_epochs: int = 50, **kwargs) -> float:
@@ -246,7 +319,7 @@ class AdapterTrainer(UnsupervisedTrainer):
             The best (lowest) negative ELBO of ``posterior_test`` over all paths.
         """
         for _ in range(n_path):
-            self.model.z_encoder.load_state_dict(self.z_encoder_state)
-            self.model.l_encoder.load_state_dict(self.l_encoder_state)
+            for encoder, state in zip(self.encoders, self.encoder_states):
+                encoder.load_state_dict(state)
             super().train(n_epochs, params=self.params, **kwargs)
         return min(self.history["elbo_test_set"])

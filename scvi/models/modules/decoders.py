@@ -132,6 +132,9 @@ class DecoderSCVI(SCVIHeadsMixin, nn.Module):
         The number of fully-connected hidden layers.
     n_hidden
         The number of nodes per hidden layer.
+    **norm_options
+        ``use_batch_norm`` (default True), ``use_layer_norm`` (default False) and
+        ``inject_covariates`` (default True) of :class:`FCLayers`.
     """
 
     def __init__(
@@ -141,9 +144,12 @@ class DecoderSCVI(SCVIHeadsMixin, nn.Module):
         n_cat_list: Optional[Iterable[int]] = None,
         n_layers: int = 1,
         n_hidden: int = 128,
+        **norm_options,
     ):
         super().__init__()
-        self.px_decoder = hidden_layers(n_input, n_hidden, n_cat_list, n_layers, 0)
+        self.px_decoder = hidden_layers(
+            n_input, n_hidden, n_cat_list, n_layers, 0, **norm_options
+        )
         self._init_heads(n_hidden, n_output)
 
     def forward(

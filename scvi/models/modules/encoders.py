@@ -110,6 +110,10 @@ class Encoder(LatentSamplingMixin, nn.Module):
         Distribution of the latent variable: ``"normal"`` (the Gaussian sample
         itself) or ``"ln"`` (logistic normal: the softmax of the Gaussian sample, a
         point of the simplex). ``q_m`` and ``q_v`` always parametrise the Gaussian.
+    **norm_options
+        ``use_batch_norm`` (default True), ``use_layer_norm`` (default False) and
+        ``inject_covariates`` (default True) of
+        :class:`~scvi.models.modules.FCLayers`.
     """
 
     def __init__(
@@ -121,11 +125,12 @@ class Encoder(LatentSamplingMixin, nn.Module):
         n_hidden: int = 128,
         dropout_rate: float = 0.1,
         distribution: str = "normal",
+        **norm_options,
     ):
         super().__init__()
         self._init_latent(distribution)
         self.encoder = hidden_layers(
-            n_input, n_hidden, n_cat_list, n_layers, dropout_rate
+            n_input, n_hidden, n_cat_list, n_layers, dropout_rate, **norm_options
         )
         self.mean_encoder = nn.Linear(n_hidden, n_output)
         self.var_encoder = nn.Linear(n_hidden, n_output)

@@ -12,10 +12,11 @@ from .utils import one_hot
 class FCLayers(nn.Module):
     """A helper class to build fully-connected layers for a neural network.
 
-    Each layer is ``Linear -> BatchNorm1d -> ReLU -> Dropout`` (the last three
-    optional). The one-hot encodings of the categorical covariates are concatenated
-    to the input of *every* linear layer, after the features, so that the first
-    ``n_in`` input columns of the first layer's weight act on ``x``.
+    Each layer is ``Linear -> BatchNorm1d -> LayerNorm -> ReLU -> Dropout`` (all
+    but the first optional). The one-hot encodings of the categorical covariates
+    are concatenated to the input of every linear layer (only the first with
+    ``inject_covariates=False``), after the features, so that the first ``n_in``
+    input columns of the first layer's weight act on ``x``.
 
     Parameters
     ----------
@@ -38,6 +39,10 @@ class FCLayers(nn.Module):
         Whether to have ``ReLU`` layers.
     bias
         Whether to learn a bias in the linear layers.
+    use_layer_norm
+        Whether to have ``LayerNorm`` layers (without affine parameters).
+    inject_covariates
+        Whether the covariates enter every layer (scVI 0.6) or only the first.
     """
 
     def __init__(
@@ -51,6 +56,9 @@ class FCLayers(nn.Module):
         use_batch_norm: bool = True,
         use_relu: bool = True,
         bias: bool = True,
+        *,
+        use_layer_norm: bool = False,
+        inject_covariates: bool = True,
     ):
         super().__init__()
         if n_layers < 1:
@@ -60,12 +68,16 @@ class FCLayers(nn.Module):
             int(n) if n is not None and n > 1 else 0 for n in (n_cat_list or [])
         ]
         n_covariates = sum(self.n_cat_list)
+        self.inject_covariates = inject_covariates
         dims = [n_in] + [n_hidden] * (n_layers - 1) + [n_out]
         blocks = OrderedDict()
         for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
-            layers = [nn.Linear(d_in + n_covariates, d_out, bias=bias)]
+            d_cov = n_covariates if (i == 0 or inject_covariates) else 0
+            layers = [nn.Linear(d_in + d_cov, d_out, bias=bias)]
             if use_batch_norm:
                 layers.append(nn.BatchNorm1d(d_out, momentum=0.01, eps=0.001))
+            if use_layer_norm:
+                layers.append(nn.LayerNorm(d_out, elementwise_affine=False))
             if use_relu:
                 layers.append(nn.ReLU())
             if dropout_rate > 0:
@@ -130,9 +142,10 @@ class FCLayers(nn.Module):
         covariates = self.covariates(x.dtype, *cat_list)
         if covariates is not None and covariates.dim() < x.dim():
             covariates = covariates.expand(*x.shape[:-1], covariates.shape[-1])
-        for block in self.fc_layers:
+        for i, block in enumerate(self.fc_layers):
+            inject = covariates is not None and (i == 0 or self.inject_covariates)
             for layer in block:
-                if isinstance(layer, nn.Linear) and covariates is not None:
+                if isinstance(layer, nn.Linear) and inject:
                     x = torch.cat([x, covariates], dim=-1)
                 if isinstance(layer, nn.BatchNorm1d) and x.dim() == 3:
                     x = layer(x.reshape(-1, x.shape[-1])).view(x.shape)
@@ -147,6 +160,7 @@ def hidden_layers(
     n_cat_list: Optional[Iterable[int]] = None,
     n_layers: int = 1,
     dropout_rate: float = 0.1,
+    **norm_options,
 ) -> FCLayers:
     """The usual trunk of the networks: :class:`FCLayers` of ``n_hidden`` units.
 
@@ -162,12 +176,15 @@ def hidden_layers(
         The number of fully-connected layers.
     dropout_rate
         Dropout rate applied after each layer.
+    **norm_options
+        ``use_batch_norm`` (default True), ``use_layer_norm`` and
+        ``inject_covariates`` of :class:`FCLayers`.
 
     Returns
     -------
     FCLayers
         ``FCLayers(n_in, n_hidden, n_cat_list, n_layers, n_hidden, dropout_rate)``
-        with batch normalisation and ReLU.
+        with ReLU (and batch normalisation unless ``use_batch_norm=False``).
     """
     return FCLayers(
         n_in=n_in,
@@ -176,4 +193,5 @@ def hidden_layers(
         n_layers=n_layers,
         n_hidden=n_hidden,
         dropout_rate=dropout_rate,
+        **norm_options,
     )
