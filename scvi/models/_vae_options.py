@@ -62,14 +62,13 @@ def resolve_model_options(preset: Optional[str], **given) -> Dict[str, object]:
     options.update({k: v for k, v in given.items() if v is not None})
     for name in ("use_batch_norm", "use_layer_norm"):
         check_option(options[name], NORM_PLACES, name)
-    for name in ("use_observed_lib_size", "encode_covariates"):
+    for name in (
+        "use_observed_lib_size",
+        "encode_covariates",
+        "deeply_inject_covariates",
+    ):
         if not isinstance(options[name], bool):
             raise ValueError(f"{name} must be a bool, got {options[name]!r}")
-    if not isinstance(options["deeply_inject_covariates"], bool):
-        raise ValueError(
-            "deeply_inject_covariates must be a bool, got "
-            f"{options['deeply_inject_covariates']!r}"
-        )
     return options
 
 

@@ -175,6 +175,7 @@ def test_encoded_batch_changes_the_latent():
         (dict(use_layer_norm="all"), "use_layer_norm must be one of"),
         (dict(use_batch_norm=True), "use_batch_norm must be one of"),
         (dict(use_observed_lib_size="yes"), "use_observed_lib_size must be a bool"),
+        (dict(deeply_inject_covariates=1), "deeply_inject_covariates must be a bool"),
         (dict(n_continuous_cov=-1), "n_continuous_cov must be an int >= 0"),
         (dict(n_cats_per_cov=[0]), "n_cats_per_cov must hold integers >= 1"),
     ],

@@ -20,7 +20,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..posterior.batching import SequentialSubsetSampler, _IndexSampler
+from ..posterior.batching import (
+    SequentialSubsetSampler,
+    _check_positive_int,
+    _IndexSampler,
+)
 
 __all__ = [
     "ShardSampler",
@@ -199,16 +203,10 @@ class ShardSampler(_IndexSampler):
         shuffle: bool = True,
         seed: int = 0,
     ):
-        if isinstance(world_size, bool) or int(world_size) != world_size:
-            raise ValueError(
-                f"world_size must be a positive integer, got {world_size!r}"
-            )
-        if world_size < 1:
-            raise ValueError(f"world_size must be a positive integer, got {world_size}")
+        _check_positive_int(world_size, "world_size")
+        _check_positive_int(batch_size, "batch_size")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must lie in [0, {world_size}), got {rank}")
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         self.batch_size = int(batch_size)
         self.rank = int(rank)
