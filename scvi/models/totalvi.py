@@ -184,6 +184,12 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             dropout_rate=dropout_rate_decoder,
         )
 
+    @property
+    def loss_uses_gene_dropout(self) -> bool:
+        """Whether the gene likelihood (``"zinb"``) uses the zero-inflation logits;
+        the training loss skips their decoder head otherwise."""
+        return self.reconstruction_loss_gene == "zinb"
+
     def _register_mask(self, protein_batch_mask) -> None:
         """Store the ``(n_batch, P)`` float mask of measured proteins (or None)."""
         if protein_batch_mask is None:
@@ -213,6 +219,8 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         label: Optional[torch.Tensor] = None,
         n_samples: int = 1,
         transform_batch: Optional[int] = None,
+        *,
+        gene_dropout: bool = True,
     ) -> Dict[str, Union[torch.Tensor, Dict[str, torch.Tensor]]]:
         """Internal helper function to compute necessary inference quantities.
 
@@ -242,6 +250,10 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             ``(n_samples,)`` axis.
         transform_batch
             If given, the decoder sees every cell as coming from this batch.
+        gene_dropout
+            Whether to compute the genes' zero-inflation logits ``px_["dropout"]``
+            (None if False); the loss needs them only when
+            :attr:`loss_uses_gene_dropout`.
 
         Returns
         -------
@@ -269,7 +281,9 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             untran_l = reparameterize_gaussian(ql_m, ql_v).clamp(max=MAX_LOG_LIBRARY)
         library_gene = torch.exp(untran_l)
         batch_index = decoder_batch_index(x, batch_index, transform_batch)
-        px_, py_, log_pro_back_mean = self.decoder(z, library_gene, batch_index)
+        px_, py_, log_pro_back_mean = self.decoder(
+            z, library_gene, batch_index, gene_dropout=gene_dropout
+        )
         px_["r"], py_["r"] = self._dispersions(batch_index, label)
         return dict(
             px_=px_,
@@ -398,7 +412,9 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             background prior, summed over the measured proteins). Their sum is
             the negative ELBO of each cell.
         """
-        out = self.inference(x, y, batch_index, label)
+        out = self.inference(
+            x, y, batch_index, label, gene_dropout=self.loss_uses_gene_dropout
+        )
         return self.negative_elbo_terms(
             out, x, y, local_l_mean_gene, local_l_var_gene, batch_index
         )

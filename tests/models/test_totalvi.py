@@ -140,6 +140,31 @@ def test_losses_match_hand_computation(loss):
     torch.testing.assert_close(kl_back, (back * mask).sum(-1))
 
 
+@pytest.mark.parametrize("loss", ["nb", "zinb"])
+def test_gene_dropout_head_only_where_the_loss_uses_it(loss):
+    model = make_model(reconstruction_loss_gene=loss).eval()
+    x, y, l_mean, l_var, batch, labels = make_batch(4)
+    torch.manual_seed(5)
+    full = model.inference(x, y, batch, labels)
+    torch.manual_seed(5)
+    lean = model.inference(x, y, batch, labels, gene_dropout=False)
+    assert full["px_"]["dropout"].shape == (N_CELLS, N_GENES)
+    assert lean["px_"]["dropout"] is None
+    for key in ("rate", "scale", "r"):
+        torch.testing.assert_close(lean["px_"][key], full["px_"][key])
+    torch.testing.assert_close(lean["py_"]["rate_back"], full["py_"]["rate_back"])
+    assert model.loss_uses_gene_dropout == (loss == "zinb")
+    # the training loss runs the head exactly when the likelihood needs it
+    model.train()
+    sum(term.sum() for term in model(x, y, l_mean, l_var, batch, labels)).backward()
+    head = model.decoder.px_dropout_decoder_gene
+    grads = [p.grad for p in head.parameters()]
+    if loss == "zinb":
+        assert all(g is not None and g.abs().sum() > 0 for g in grads)
+    else:
+        assert all(g is None for g in grads)
+
+
 def test_masked_protein_does_not_change_loss():
     model = make_model(protein_batch_mask=MASK).eval()
     x, y, l_mean, l_var, batch, labels = make_batch(2)

@@ -163,7 +163,9 @@ class TotalTrainer(DiscriminatorExtras, UnsupervisedTrainer):
     def _loss_and_latent(self, tensors):
         """The loss of a mini-batch and the latent sample ``z`` it used."""
         x, local_l_mean, local_l_var, batch_index, labels, y = tensors
-        out = self.model.inference(x, y, batch_index, labels)
+        out = self.model.inference(
+            x, y, batch_index, labels, gene_dropout=self.model.loss_uses_gene_dropout
+        )
         reconst_gene, reconst_protein, kl_z, kl_l, kl_back = (
             self.model.negative_elbo_terms(
                 out, x, y, local_l_mean, local_l_var, batch_index

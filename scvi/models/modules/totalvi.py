@@ -175,7 +175,13 @@ class DecoderTOTALVI(nn.Module):
         self.px_dropout_decoder_gene = _head(n_cat_z, genes, n_cat_list)
         self.py_background_decoder = _head(n_cat_z, proteins, n_cat_list)
 
-    def forward(self, z: torch.Tensor, library_gene: torch.Tensor, *cat_list):
+    def forward(
+        self,
+        z: torch.Tensor,
+        library_gene: torch.Tensor,
+        *cat_list,
+        gene_dropout: bool = True,
+    ):
         """The forward computation for a single sample.
 
         Parameters
@@ -186,6 +192,10 @@ class DecoderTOTALVI(nn.Module):
             Gene library size (not its log), shape ``(batch, 1)``.
         *cat_list
             Category membership(s) of the cells, see :class:`FCLayers`.
+        gene_dropout
+            Whether to compute the genes' zero-inflation logits; if False,
+            ``px_["dropout"]`` is None (a negative binomial loss does not use
+            them, and their head is as large as the gene scale's).
 
         Returns
         -------
@@ -225,7 +235,9 @@ class DecoderTOTALVI(nn.Module):
         py_["rate_fore"] = py_["rate_back"] * py_["fore_scale"]
 
         mixing = with_z(self.sigmoid_decoder)
-        px_["dropout"] = self.px_dropout_decoder_gene(mixing, *cat_list)
+        px_["dropout"] = (
+            self.px_dropout_decoder_gene(mixing, *cat_list) if gene_dropout else None
+        )
         py_["mixing"] = self.py_background_decoder(mixing, *cat_list)
         foreground = torch.sigmoid(-py_["mixing"]) * py_["rate_fore"]
         py_["scale"] = foreground / foreground.sum(dim=-1, keepdim=True)
