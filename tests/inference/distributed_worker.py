@@ -3,19 +3,23 @@
 Run by ``torchrun --standalone --nproc_per_node 2 distributed_worker.py OUT``:
 every process trains a small VAE data-parallel (its sampling makes the loss
 noisy), then a deterministic linear autoencoder, recording the loss and the
-parameters after each step; it saves a posterior (rank 0 alone should write
-it), reduces a known cell-mean metric, and writes what it recorded to
-``OUT/rank<r>.pt``. The test imports :func:`train_recorded` and
+parameters after each step; it trains the linear autoencoder again on
+``OUT/counts.h5ad`` (written by the test) in memory and backed on disk, both with
+chunks of neighbouring cells, recording the rows each disk read covers; it saves a
+posterior (rank 0 alone should write it), reduces a known cell-mean metric, and
+writes what it recorded to ``OUT/rank<r>.pt``. The test imports :func:`train_recorded` and
 :func:`train_linear` to train the one-process references.
 """
 
 import os
 import sys
 
+import anndata
 import numpy as np
 import torch
 
 import scvi
+from scvi.dataset import AnnDatasetFromAnnData, BackedAnnDataset
 from scvi.inference import Trainer, UnsupervisedTrainer
 from scvi.inference.trainers.distributed import ShardSampler, rank, reduce_metric
 from scvi.models import VAE
@@ -102,17 +106,23 @@ def train_recorded(batch_size: int, distributed: bool) -> dict:
     }
 
 
-def train_linear(batch_size: int, distributed: bool) -> dict:
-    """Train a linear autoencoder on 200 cells for 3 epochs and return the
-    recorded ``losses`` and ``states``."""
+def train_linear(
+    batch_size: int, distributed: bool, data=None, chunk_size=None
+) -> dict:
+    """Train a linear autoencoder on the first 200 cells (of ``data``, default
+    synthetic) for 3 epochs and return the recorded ``losses`` and ``states``."""
     torch.set_num_threads(1)
     scvi.set_seed(0)
-    data = make_dataset(n_cells=N_CELLS)
+    data = make_dataset(n_cells=N_CELLS) if data is None else data
     model = torch.nn.Sequential(
         torch.nn.Linear(data.nb_genes, 4), torch.nn.Linear(4, data.nb_genes)
     )
     trainer = LinearTrainer(
-        model, data, batch_size=batch_size, show_progbar=False, distributed=distributed
+        model,
+        data,
+        show_progbar=False,
+        distributed=distributed,
+        data_loader_kwargs=dict(batch_size=batch_size, chunk_size=chunk_size),
     )
     if not distributed:
         sampler = ShardSampler(np.arange(200), batch_size, rank=0, world_size=1)
@@ -139,11 +149,32 @@ class MeanOfCells:
         return float(self.values[self.indices].mean())
 
 
+def train_linear_backed(path: str, chunk_size: int) -> dict:
+    """:func:`train_linear` data-parallel on ``path`` in memory and backed, with
+    the positions of the rows of each disk read (``reads``)."""
+    in_memory = AnnDatasetFromAnnData(anndata.read_h5ad(path))
+    backed = BackedAnnDataset(path)
+    reads, read = [], backed.X.read
+
+    def recording_read(positions):
+        reads.append(np.array(positions))
+        return read(positions)
+
+    backed.X.read = recording_read
+    runs = {
+        "memory": train_linear(BATCH_SIZE, True, in_memory, chunk_size),
+        "backed": train_linear(BATCH_SIZE, True, backed, chunk_size),
+    }
+    runs["reads"] = reads
+    return runs
+
+
 def main(out: str) -> None:
     run = train_recorded(BATCH_SIZE, distributed=True)
     run.pop("trainer").train_set.save_posterior(os.path.join(out, f"post{rank()}"))
     run["world_size"] = torch.distributed.get_world_size()
     run["linear"] = train_linear(BATCH_SIZE, distributed=True)
+    run["linear_chunked"] = train_linear_backed(os.path.join(out, "counts.h5ad"), 50)
     values = np.arange(7.0) ** 2  # shares of 4 and 3 cells: a mean of means is off
     run["reduced_elbo"] = reduce_metric(MeanOfCells(values, range(7)), "elbo")
     torch.save(run, os.path.join(out, f"rank{rank()}.pt"))

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 
+import anndata
 import numpy as np
 import pytest
 import torch
@@ -24,12 +25,20 @@ from scvi.inference.trainers.distributed import ShardSampler
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from distributed_worker import BATCH_SIZE, train_linear, train_recorded  # noqa: E402
+from conftest import make_dataset  # noqa: E402
+from distributed_worker import (  # noqa: E402
+    BATCH_SIZE,
+    N_CELLS,
+    train_linear,
+    train_recorded,
+)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
+    counts = make_dataset(sparse=True, n_cells=N_CELLS)
+    anndata.AnnData(X=counts.X.astype(np.float32)).write_h5ad(out / "counts.h5ad")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(name, None)
@@ -92,6 +101,26 @@ def test_vae_loss_trajectory_within_noise_of_one_process(runs, reference):
         np.testing.assert_allclose(ours, theirs, rtol=0.1)
 
 
+def test_backed_data_parallel_reads_chunks_and_trains_as_in_memory(runs):
+    ranks = [rank["linear_chunked"] for rank in runs[1]]
+    for run in ranks:
+        torch.testing.assert_close(
+            run["backed"]["losses"], run["memory"]["losses"], rtol=0, atol=0
+        )
+        torch.testing.assert_close(
+            run["backed"]["states"], run["memory"]["states"], rtol=0, atol=0
+        )
+    torch.testing.assert_close(
+        ranks[0]["backed"]["states"], ranks[1]["backed"]["states"]
+    )
+    # chunks of 50 cells rounded to runs of 2 x 16: 64 cells, 32 per rank and read;
+    # 200 cells per epoch: 100 per rank, 4 reads, each within one chunk's rows
+    reads = ranks[0]["reads"]
+    assert [len(r) for r in reads] == [32, 32, 32, 4] * 3
+    assert all(r.max() - r.min() < 64 for r in reads)
+    assert max(r.max() for r in reads) < 200
+
+
 def test_metrics_reduced_and_history_identical(runs):
     _, ranks = runs
     assert ranks[0]["history"] == ranks[1]["history"]
@@ -146,8 +175,44 @@ def test_shards_order_by_epoch_and_seed():
 
 
 @pytest.mark.parametrize(
+    "n, batch_size, world, chunk", [(70, 4, 2, 16), (50, 3, 3, 10)]
+)
+def test_chunked_shards_read_each_chunk_of_neighbours_together(
+    n, batch_size, world, chunk
+):
+    cells = np.arange(100, 100 + 2 * n, 2)  # sorted positions with gaps
+    samplers = [
+        ShardSampler(cells[::-1], batch_size, r, world, seed=3, chunk_size=chunk)
+        for r in range(world)
+    ]
+    run = world * batch_size
+    rounded = -(-chunk // run) * run  # whole runs of world x batch cells
+    assert all(s.chunk_size == rounded for s in samplers)
+    assert samplers[0].read_window == rounded // world
+    parts = [s.epoch_indices() for s in samplers]
+    assert set(np.concatenate(parts)) == set(cells)
+    assert all(len(p) == len(samplers[0]) for p in parts)
+    # window w of every rank holds cells of one chunk of neighbours: chunk j of
+    # the sorted cells, all ranks' windows w together = that whole chunk
+    window, seen = rounded // world, []
+    n_full = n // rounded
+    for w in range(n_full):
+        together = np.concatenate([p[w * window : (w + 1) * window] for p in parts])
+        position = np.searchsorted(cells, together)
+        j = position[0] // rounded
+        np.testing.assert_array_equal(
+            np.sort(position), np.arange(j * rounded, (j + 1) * rounded)
+        )
+        seen.append(j)
+    assert len(set(seen)) == n_full
+    samplers[0].epoch = 1
+    assert not np.array_equal(samplers[0].epoch_indices(), parts[0])
+
+
+@pytest.mark.parametrize(
     "kwargs, match",
     [
+        ({"rank": 0, "world_size": 1, "chunk_size": 0}, "chunk_size"),
         ({"rank": 2, "world_size": 2}, "rank"),
         ({"rank": 0, "world_size": 0}, "world_size"),
         ({"rank": 0, "world_size": 1, "batch_size": 0}, "batch_size"),

@@ -24,6 +24,7 @@ from .read_ahead import backed_attributes, backed_batches
 __all__ = [
     "BatchLoader",
     "ChunkedRandomSampler",
+    "chunked_order",
     "SequentialSubsetSampler",
     "SubsetRandomSampler",
     "RandomSampler",
@@ -211,17 +212,50 @@ class ChunkedRandomSampler(SubsetRandomSampler):
         self.chunk_size = int(chunk_size)
         self._sorted = np.sort(self.indices)
 
+    @property
+    def read_window(self) -> int:
+        """Cells of the epoch order read from disk at once: one chunk."""
+        return self.chunk_size
+
     def epoch_indices(self) -> np.ndarray:
-        n, size = len(self._sorted), self.chunk_size
-        n_chunks = -(-n // size)
-        chunk_order = torch.randperm(n_chunks).numpy()
-        # a random key per slot, the padding of the last chunk sorting last
-        keys = torch.rand(n_chunks * size, dtype=torch.float64).numpy()
-        keys[n:] = np.inf
-        within = np.argsort(keys.reshape(n_chunks, size), axis=1, kind="stable")
-        slots = np.arange(n_chunks)[:, None] * size + within
-        slots = slots[chunk_order].reshape(-1)
-        return self._sorted[slots[slots < n]]
+        n_chunks = -(-len(self._sorted) // self.chunk_size)
+        return chunked_order(
+            self._sorted,
+            self.chunk_size,
+            torch.randperm(n_chunks).numpy(),
+            torch.rand(n_chunks * self.chunk_size, dtype=torch.float64).numpy(),
+        )
+
+
+def chunked_order(
+    cells: np.ndarray, chunk_size: int, chunk_order: np.ndarray, keys: np.ndarray
+) -> np.ndarray:
+    """``cells`` cut into chunks of ``chunk_size`` neighbours, the chunks taken in
+    ``chunk_order`` and each chunk's cells in the order of their ``keys``.
+
+    Parameters
+    ----------
+    cells
+        Sorted cell positions, ``(n,)``.
+    chunk_size
+        Cells per chunk (the last may be shorter).
+    chunk_order
+        A permutation of ``range(ceil(n / chunk_size))``.
+    keys
+        One random number per slot, ``(len(chunk_order) * chunk_size,)`` (changed
+        in place: the slots past ``n`` get infinity, so they sort last).
+
+    Returns
+    -------
+    np.ndarray
+        A permutation of ``cells``.
+    """
+    n, n_chunks = len(cells), len(chunk_order)
+    keys[n:] = np.inf
+    within = np.argsort(keys.reshape(n_chunks, chunk_size), axis=1, kind="stable")
+    slots = np.arange(n_chunks)[:, None] * chunk_size + within
+    slots = slots[chunk_order].reshape(-1)
+    return cells[slots[slots < n]]
 
 
 def sampler_indices(sampler: Sampler) -> np.ndarray:
@@ -355,7 +389,7 @@ class BatchLoader:
                 order,
                 self.batch_size,
                 stop,
-                getattr(self.sampler, "chunk_size", self.chunk_size),
+                getattr(self.sampler, "read_window", None) or self.chunk_size,
                 self.pin_memory,
             )
             return

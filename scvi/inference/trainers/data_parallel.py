@@ -124,6 +124,7 @@ class DataParallel(SingleProcess):
                 world_size=self.world_size,
                 shuffle=_is_random(sampler),
                 seed=self.seed,
+                chunk_size=getattr(posterior.data_loader, "chunk_size", None),
             )
             self._samplers.append(sampler)
             shard = posterior.update({"sampler": sampler})

@@ -14,7 +14,7 @@ any module may ask :func:`is_main_process` before writing a file.
 
 import logging
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from ..posterior.batching import (
     SequentialSubsetSampler,
     _check_positive_int,
     _IndexSampler,
+    chunked_order,
 )
 
 __all__ = [
@@ -172,6 +173,13 @@ class ShardSampler(_IndexSampler):
     sizes, and the mini-batches of step ``k`` together are the ``k``-th
     mini-batch of one process at ``world_size * batch_size`` cells.
 
+    With ``chunk_size`` (counts read from disk), the epoch's order is that of a
+    :class:`~scvi.inference.posterior.batching.ChunkedRandomSampler`: chunks of
+    neighbouring cells in a random order (the shorter last chunk last), shuffled
+    within. The chunk size is rounded up to whole runs of ``world_size *
+    batch_size`` cells, so each process's cells of a chunk are consecutive in its
+    share and are read from disk at once (:attr:`read_window` cells).
+
     Parameters
     ----------
     indices
@@ -186,6 +194,8 @@ class ShardSampler(_IndexSampler):
         Draw a new order of the cells at every epoch.
     seed
         Seed of the orders (``seed + epoch``).
+    chunk_size
+        Cells per chunk of neighbours, or None to shuffle cell by cell.
 
     Attributes
     ----------
@@ -202,9 +212,14 @@ class ShardSampler(_IndexSampler):
         world_size: int,
         shuffle: bool = True,
         seed: int = 0,
+        chunk_size: Optional[int] = None,
     ):
         _check_positive_int(world_size, "world_size")
         _check_positive_int(batch_size, "batch_size")
+        if chunk_size is not None:
+            _check_positive_int(chunk_size, "chunk_size")
+            run = world_size * batch_size
+            chunk_size = -(-chunk_size // run) * run
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must lie in [0, {world_size}), got {rank}")
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -213,17 +228,39 @@ class ShardSampler(_IndexSampler):
         self.world_size = int(world_size)
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
+        self.chunk_size = chunk_size
         self.epoch = 0
 
     def __len__(self) -> int:
         return -(-len(self.indices) // self.world_size)
+
+    @property
+    def read_window(self) -> Optional[int]:
+        """This process's cells of one chunk (None without chunks)."""
+        if self.chunk_size is None:
+            return None
+        return self.chunk_size // self.world_size
 
     def epoch_indices(self) -> np.ndarray:
         """This process's cells for :attr:`epoch`, in mini-batch order."""
         order = self.indices
         if self.shuffle:
             generator = np.random.default_rng(self.seed + self.epoch)
-            order = order[generator.permutation(len(order))]
+            if self.chunk_size is None:
+                order = order[generator.permutation(len(order))]
+            else:
+                # the shorter last chunk goes last, so that every other chunk
+                # starts on a run boundary
+                n_full, partial = divmod(len(order), self.chunk_size)
+                chunks = generator.permutation(n_full)
+                if partial:
+                    chunks = np.append(chunks, n_full)
+                order = chunked_order(
+                    np.sort(order),
+                    self.chunk_size,
+                    chunks,
+                    generator.random(len(chunks) * self.chunk_size),
+                )
         n_padded = len(self) * self.world_size
         if n_padded > len(order):  # repeat the first cells (len(order) > 0 here)
             order = np.resize(order, n_padded)
