@@ -6,8 +6,9 @@ noisy), then a deterministic linear autoencoder, recording the loss and the
 parameters after each step; it trains the linear autoencoder again on
 ``OUT/counts.h5ad`` (written by the test) in memory and backed on disk, both with
 chunks of neighbouring cells, recording the rows each disk read covers; it saves a
-posterior (rank 0 alone should write it), reduces a known cell-mean metric, and
-writes what it recorded to ``OUT/rank<r>.pt``. The test imports :func:`train_recorded` and
+posterior (rank 0 alone should write it), trains an adversarial TotalTrainer and
+a JVAETrainer, reduces a known cell-mean metric, and writes what it recorded to
+``OUT/rank<r>.pt``. The test imports :func:`train_recorded` and
 :func:`train_linear` to train the one-process references.
 """
 
@@ -20,7 +21,7 @@ import torch
 
 import scvi
 from scvi.dataset import AnnDatasetFromAnnData, BackedAnnDataset
-from scvi.inference import Trainer, UnsupervisedTrainer
+from scvi.inference import TotalTrainer, Trainer, UnsupervisedTrainer
 from scvi.inference.trainers.distributed import ShardSampler, rank, reduce_metric
 from scvi.models import VAE
 
@@ -169,12 +170,53 @@ def train_linear_backed(path: str, chunk_size: int) -> dict:
     return runs
 
 
+def train_adversarial() -> dict:
+    """Parameters of the model and of the discriminator of an adversarial
+    TotalTrainer and of a JVAETrainer after 2 data-parallel epochs, started from
+    a different random initialisation on each rank."""
+    from test_jvae_trainer import make_trainer as make_jvae_trainer
+    from test_jvae_trainer import simulate_pair
+    from test_total import make_cite
+    from test_total import make_model as make_total_model
+
+    torch.set_num_threads(1)
+    scvi.set_seed(rank())
+    data = make_cite(n_cells=160)
+    total = TotalTrainer(
+        make_total_model(data),
+        data,
+        use_adversarial_loss=True,
+        early_stopping_kwargs=None,
+        show_progbar=False,
+        data_loader_kwargs={"batch_size": 16},
+        distributed=True,
+    )
+    jvae = make_jvae_trainer(
+        simulate_pair(n_a=60, n_b=50), batch_size=16, distributed=True
+    )
+    result = {}
+    for name, trainer in (("total", total), ("jvae", jvae)):
+        initial = _flat(trainer.discriminator)
+        trainer.train(n_epochs=2)
+        result[name] = {
+            "model": _flat(trainer.model),
+            "discriminator": _flat(trainer.discriminator),
+            "initial_discriminator": initial,
+        }
+    return result
+
+
+def _flat(module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1).double() for p in module.parameters()])
+
+
 def main(out: str) -> None:
     run = train_recorded(BATCH_SIZE, distributed=True)
     run.pop("trainer").train_set.save_posterior(os.path.join(out, f"post{rank()}"))
     run["world_size"] = torch.distributed.get_world_size()
     run["linear"] = train_linear(BATCH_SIZE, distributed=True)
     run["linear_chunked"] = train_linear_backed(os.path.join(out, "counts.h5ad"), 50)
+    run["adversarial"] = train_adversarial()
     values = np.arange(7.0) ** 2  # shares of 4 and 3 cells: a mean of means is off
     run["reduced_elbo"] = reduce_metric(MeanOfCells(values, range(7)), "elbo")
     torch.save(run, os.path.join(out, f"rank{rank()}.pt"))

@@ -121,6 +121,20 @@ def test_backed_data_parallel_reads_chunks_and_trains_as_in_memory(runs):
     assert max(r.max() for r in reads) < 200
 
 
+@pytest.mark.parametrize("trainer", ["total", "jvae"])
+def test_adversarial_trainers_stay_identical_on_every_rank(runs, trainer):
+    # each rank started from its own random weights and saw its own cells: equal
+    # parameters afterwards mean rank 0's weights were shared and every
+    # gradient (the discriminator's too) averaged
+    first, second = (rank["adversarial"][trainer] for rank in runs[1])
+    assert not torch.equal(
+        first["initial_discriminator"], second["initial_discriminator"]
+    )
+    for part in ("model", "discriminator"):
+        torch.testing.assert_close(first[part], second[part])
+    assert not torch.allclose(first["discriminator"], first["initial_discriminator"])
+
+
 def test_metrics_reduced_and_history_identical(runs):
     _, ranks = runs
     assert ranks[0]["history"] == ranks[1]["history"]

@@ -129,8 +129,8 @@ def test_the_counter_sees_syncs(counted, pair):  # noqa: F811
     trainer = make_trainer(pair, batch_size=16)
     objective = trainer._objective
 
-    def reading_objective(tensors_list):
-        loss, latents = objective(tensors_list)
+    def reading_objective(*tensors_list):
+        loss, latents = objective(*tensors_list)
         loss.item()
         return loss, latents
 

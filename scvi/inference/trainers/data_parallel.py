@@ -41,6 +41,13 @@ class SingleProcess:
     def after_step(self) -> None:
         """Called after every optimisation step (no host synchronisation)."""
 
+    def share_module(self, module: torch.nn.Module) -> None:
+        """Give every process rank 0's parameters and buffers of ``module`` (a
+        module trained beside the model, such as a discriminator)."""
+
+    def average_gradients(self, module: torch.nn.Module) -> None:
+        """Average the gradients of ``module``'s parameters across processes."""
+
     def end_epoch(self, nan_guard) -> None:
         """Called at the end of every epoch, before the NaN counters are read."""
 
@@ -145,11 +152,33 @@ class DataParallel(SingleProcess):
         self._checked = True
         if self._forwards == 0:
             raise RuntimeError(
-                "this trainer's optimisation step does not go through Trainer.loss "
-                "(its on_training_loop computes the loss itself, e.g. with an "
-                "adversarial classifier), so its gradients cannot be reduced across "
-                "processes: train it with distributed=False"
+                "this trainer's optimisation step does not go through the "
+                "trainer's step loss (its on_training_loop computes the loss "
+                "itself), so its gradients cannot be reduced across processes: "
+                "train it with distributed=False"
             )
+
+    def share_module(self, module: torch.nn.Module) -> None:
+        """Broadcast ``module``'s parameters and buffers from rank 0."""
+        with torch.no_grad():
+            for tensor in list(module.parameters()) + list(module.buffers()):
+                dist.broadcast(tensor, src=0)
+
+    def average_gradients(self, module: torch.nn.Module) -> None:
+        """All-reduce the gradients of ``module`` as one flat tensor, then divide
+        by the world size (a parameter without a gradient counts as zeros and
+        keeps no gradient)."""
+        parameters = list(module.parameters())
+        grads = [
+            p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters
+        ]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat.div_(self.world_size)
+        pieces = torch.split(flat, [g.numel() for g in grads])
+        for p, piece in zip(parameters, pieces):
+            if p.grad is not None:
+                p.grad.copy_(piece.view_as(p))
 
     def end_epoch(self, nan_guard) -> None:
         """Make the NaN counters the largest over the processes, so that every

@@ -12,7 +12,6 @@ from ...models._likelihoods import gaussian_kl
 from ..posterior.jvae import JPosterior, class_log_probs
 from .jvae_checks import check_jvae_datasets
 from .adversarial import DiscriminatorExtras
-from .step import compiled
 from .unsupervised import UnsupervisedTrainer
 
 logger = logging.getLogger(__name__)
@@ -272,7 +271,7 @@ class JVAETrainer(DiscriminatorExtras, UnsupervisedTrainer):
         """Whether the discriminator is trained against the encoders."""
         return self.discriminator is not None and self.kappa > 0
 
-    def _objective(self, tensors_list):
+    def _objective(self, *tensors_list):
         """The loss of a step (ELBOs and, if adversarial, the fool loss) and the
         latent samples it used."""
         reconst, kl, latents = self._terms(tensors_list)
@@ -285,22 +284,12 @@ class JVAETrainer(DiscriminatorExtras, UnsupervisedTrainer):
     def on_training_loop(self, tensors_list) -> None:
         """One step of the model, then one of the discriminator (no host
         synchronisation)."""
-        self.current_loss, latents = self._step_objective(tensors_list)
+        self.current_loss, latents = self._step_loss(*tensors_list)
         self.optimizer.zero_grad()
         self._nan_guard.step(self.current_loss, self.optimizer)
         if self.adversarial:
             latents = [z.detach() for z in latents]
-            d_loss = self.kappa * self.loss_discriminator(latents, True)
-            self.d_optimizer.zero_grad()
-            d_loss.backward()
-            self.d_optimizer.step()
-
-    def training_extras_init(self, lr_d: float = 1e-3, eps: float = 0.01) -> None:
-        """Other necessary models to simultaneously train: the discriminator, put
-        on the model's device and in training mode, with its own Adam optimizer
-        (learning rate ``lr_d``)."""
-        self._step_objective = compiled(self._objective, self.compile)
-        super().training_extras_init(lr_d=lr_d, eps=eps)
+            self.discriminator_step(self.kappa * self.loss_discriminator(latents, True))
 
     # ------------------------------------------------------------ queries
     def get_latent(self, deterministic: bool = True) -> List[np.ndarray]:

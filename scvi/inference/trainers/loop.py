@@ -197,6 +197,13 @@ class Trainer(TrainerPosteriors):
         ``posteriors_loop`` (abstract: defined by each trainer)."""
         raise NotImplementedError(f"{type(self).__name__} defines no loss")
 
+    def _objective(self, *tensors_list):
+        """What a training step differentiates, from one mini-batch of each
+        posterior of ``posteriors_loop``: :meth:`loss`. Trainers with a
+        discriminator also return the latent samples it classifies. Run as the
+        forward pass of the data-parallel wrapper when training data-parallel."""
+        return self.loss(*tensors_list)
+
     def train(
         self,
         n_epochs: int = 400,
@@ -239,7 +246,7 @@ class Trainer(TrainerPosteriors):
         )
         self._nan_guard = NanGuard(parameters_device(self.optimizer), self.max_nans)
         self._step_loss = self._parallel.wrap_loss(
-            self.model, compiled(self.loss, self.compile)
+            self.model, compiled(self._objective, self.compile)
         )
         self.training_extras_init(**extras_kwargs)
         self.n_epochs = n_epochs

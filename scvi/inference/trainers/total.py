@@ -232,18 +232,23 @@ class TotalTrainer(DiscriminatorExtras, UnsupervisedTrainer):
         if not self.use_adversarial_loss:
             super().on_training_loop(tensors_list)
             return
-        tensors = tensors_list[0]
-        batch_index = tensors[3]
-        loss, z = self._loss_and_latent(tensors)
-        kappa = self._step_kappa()
-        fool = self.loss_discriminator(z, batch_index, predict_true_class=False)
-        self.current_loss = loss = loss + kappa * fool
+        self.current_loss, z = self._step_loss(*tensors_list)
         self.optimizer.zero_grad()
-        self._nan_guard.step(loss, self.optimizer)
-        d_loss = kappa * self.loss_discriminator(z.detach(), batch_index, True)
-        self.d_optimizer.zero_grad()
-        d_loss.backward()
-        self.d_optimizer.step()
+        self._nan_guard.step(self.current_loss, self.optimizer)
+        batch_index = tensors_list[0][3]
+        self.discriminator_step(
+            self._step_kappa() * self.loss_discriminator(z.detach(), batch_index, True)
+        )
+
+    def _objective(self, *tensors_list):
+        """The loss of a step; with the adversarial loss, plus ``kappa`` times the
+        loss of fooling the batch classifier, and the latent sample ``z``."""
+        if not self.use_adversarial_loss:
+            return super()._objective(*tensors_list)
+        tensors = tensors_list[0]
+        loss, z = self._loss_and_latent(tensors)
+        fool = self.loss_discriminator(z, tensors[3], predict_true_class=False)
+        return loss + self._step_kappa() * fool, z
 
     def train(
         self,
