@@ -111,10 +111,12 @@ class TOTALVISamplingMixin:
         Returns
         -------
         torch.Tensor
-            Gene library sizes (not their log), shape ``(batch_size, 1)``.
+            Gene library sizes (not their log), shape ``(batch_size, 1)``; the
+            observed total gene counts (either way) for a model with
+            ``use_observed_lib_size``.
         """
         out = self.inference(x, y, batch_index)
-        if not give_mean:
+        if not give_mean or out["ql_m"] is None:
             return out["library_gene"]
         log_mean = out["ql_m"] + 0.5 * out["ql_v"]
         return torch.exp(log_mean.clamp(max=MAX_LOG_LIBRARY))
@@ -233,7 +235,8 @@ class TOTALVISamplingMixin:
         ``log p(x, y | z, l, beta) + log p(z) + log p(l) + log p(beta) - log q(z)
         - log q(l) - log q(beta)``; unmeasured proteins (``protein_batch_mask``)
         count for nothing. The log-mean-exp of many such terms estimates the
-        marginal log-likelihood.
+        marginal log-likelihood. An observed library (``use_observed_lib_size``)
+        is not integrated: its terms ``log p(l) - log q(l)`` are left out.
 
         Parameters
         ----------
@@ -254,8 +257,9 @@ class TOTALVISamplingMixin:
         log_w = -reconst_gene - reconst_protein
         log_w = log_w + gaussian_log_prob(z, 0.0, 1.0)
         log_w = log_w - gaussian_log_prob(z, out["qz_m"], out["qz_v"])
-        log_w = log_w + gaussian_log_prob(l_, local_l_mean_gene, local_l_var_gene)
-        log_w = log_w - gaussian_log_prob(l_, out["ql_m"], out["ql_v"])
+        if out["ql_m"] is not None:
+            log_w = log_w + gaussian_log_prob(l_, local_l_mean_gene, local_l_var_gene)
+            log_w = log_w - gaussian_log_prob(l_, out["ql_m"], out["ql_v"])
         py_, beta = out["py_"], out["log_pro_back_mean"]
         prior_mean, prior_std = self.background_prior(batch_index)
         log_back = gaussian_log_prob(beta, prior_mean, prior_std**2, False)

@@ -4,7 +4,8 @@ Generative model of a cell with gene counts ``x`` (``G`` genes), protein counts
 ``y`` (``P`` proteins) and batch ``s``::
 
     z ~ LogisticNormal(0, I) (or N(0, I))   latent cell state
-    l ~ N(local_l_mean, local_l_var)        log gene library size
+    l ~ N(local_l_mean, local_l_var)        log gene library size (or observed:
+                                            log total count, no prior, no q)
     x_g ~ NB(exp(l) rho_g(z, s), theta_g)   (or ZINB with dropout logits)
     log beta_t ~ N(c_t^s, d_t^s)            protein background mean (per batch)
     y_t ~ pi_t NB(beta_t, phi_t) + (1 - pi_t) NB(alpha_t beta_t, phi_t)
@@ -14,23 +15,28 @@ background component and ``phi_t`` the protein inverse dispersion. The posterior
 ``q(z, l | x, y)`` is amortised by :class:`EncoderTOTALVI` on
 ``concat(x, y)`` and ``q(log beta | z)`` by :class:`DecoderTOTALVI`. The public
 sampling methods come from
-:class:`scvi.models._totalvi_sampling.TOTALVISamplingMixin`.
+:class:`scvi.models._totalvi_sampling.TOTALVISamplingMixin`, the dispersions,
+background prior and protein mask from
+:class:`scvi.models._totalvi_parameters.TOTALVIParametersMixin`. The opt-in
+options of issue 23 (observed library, normalisation placement, covariate
+injection, ``preset``) are those of :class:`~scvi.models.VAE`.
 """
 
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ._categories import decoder_batch_index, per_category_shape
+from ._categories import decoder_batch_index
 from ._likelihoods import count_log_likelihood, gaussian_kl
+from ._totalvi_parameters import TOTALVIParametersMixin
 from ._totalvi_sampling import TOTALVISamplingMixin
+from ._vae_options import norm_options, observed_log_library, resolve_model_options
 from .log_likelihood import log_mixture_nb
 from .modules import DecoderTOTALVI, EncoderTOTALVI, reparameterize_gaussian
 from .modules.totalvi import MAX_LOG_LIBRARY
-from .modules.utils import check_option, expand_samples, one_hot
+from .modules.utils import check_option, expand_samples
 
 GENE_DISPERSIONS = ("gene", "gene-batch", "gene-label")
 PROTEIN_DISPERSIONS = ("protein", "protein-batch", "protein-label")
@@ -38,25 +44,7 @@ GENE_LOSSES = ("nb", "zinb")
 LATENT_DISTRIBUTIONS = ("normal", "ln")
 
 
-def _per_category(
-    param: torch.Tensor, index: Optional[torch.Tensor], name: str
-) -> torch.Tensor:
-    """Select the column of ``param`` (``(F,)`` or ``(F, n_cat)``) of every cell.
-
-    Returns ``param`` itself when it is one-dimensional, else a ``(batch, F)``
-    tensor (``index``: indices ``(batch, 1)`` / ``(batch,)`` or one-hot).
-    """
-    if param.dim() == 1:
-        return param
-    n_cat = param.shape[1]
-    if index is None:
-        if n_cat == 1:
-            return param[:, 0]
-        raise ValueError(f"{name} is needed to select among {n_cat} categories")
-    return F.linear(one_hot(index, n_cat, param.dtype), param)
-
-
-class TOTALVI(TOTALVISamplingMixin, nn.Module):
+class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
     """Total variational inference for CITE-seq data.
 
     Implements the totalVI model of [Gayoso19].
@@ -99,7 +87,28 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         nothing to the protein reconstruction loss nor to the background KL, and
         the encoder sees them as zeros.
     encoder_batch
-        Whether the encoder receives the batch as a covariate.
+        Whether the encoder receives the batch as a covariate: totalVI's name for
+        the ``encode_covariates`` option of :class:`~scvi.models.VAE` (default
+        True, as in scVI 0.6 and scvi-tools; presets leave it as given).
+    use_observed_lib_size
+        Keyword-only (like all that follow; None takes the ``preset``'s value).
+        Use each cell's observed total gene count as the gene library size
+        instead of the library encoder ``q(l | x, y)``: no ``l_gene_encoder``, no
+        library KL term (``kl_div_l_gene`` is 0), and the marginal likelihood
+        integrates no library.
+    use_batch_norm, use_layer_norm
+        Where batch / layer normalisation applies: ``"none"``, ``"encoder"``,
+        ``"decoder"`` or ``"both"`` (scVI 0.6: batch norm ``"both"``, layer norm
+        ``"none"``); the decoder's one-layer heads have neither.
+    deeply_inject_covariates
+        Concatenate the batch to every hidden layer of a stack (scVI 0.6) rather
+        than to its first only: matters for ``n_layers_decoder > 1`` (and
+        ``n_layers_encoder > 1`` with ``encoder_batch``).
+    preset
+        ``"scvi-0.6"`` (default) or ``"modern"``, read from
+        :data:`scvi.models._vae_options.MODEL_PRESETS` (its
+        ``encode_covariates`` is not used: ``encoder_batch`` plays that part).
+        Options given explicitly override the preset's.
 
     Examples
     --------
@@ -126,8 +135,24 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         latent_distribution: str = "ln",
         protein_batch_mask: Optional[Union[Sequence, np.ndarray]] = None,
         encoder_batch: bool = True,
+        *,
+        use_observed_lib_size: Optional[bool] = None,
+        use_batch_norm: Optional[str] = None,
+        use_layer_norm: Optional[str] = None,
+        deeply_inject_covariates: Optional[bool] = None,
+        preset: Optional[str] = None,
     ):
         super().__init__()
+        options = resolve_model_options(
+            preset,
+            use_observed_lib_size=use_observed_lib_size,
+            deeply_inject_covariates=deeply_inject_covariates,
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+        )
+        options["encode_covariates"] = bool(encoder_batch)
+        self.model_options = options
+        self.use_observed_lib_size = options["use_observed_lib_size"]
         self.gene_dispersion = check_option(
             gene_dispersion, GENE_DISPERSIONS, "gene_dispersion"
         )
@@ -145,25 +170,7 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         self.log_variational = log_variational
         self.encoder_batch = encoder_batch
 
-        shape = per_category_shape(
-            gene_dispersion, n_input_genes, n_batch, n_labels, "gene_dispersion"
-        )
-        self.px_r = nn.Parameter(torch.randn(shape))
-        shape = per_category_shape(
-            protein_dispersion,
-            n_input_proteins,
-            n_batch,
-            n_labels,
-            "protein_dispersion",
-        )
-        self.py_r = nn.Parameter(2.0 * torch.rand(shape))
-        # prior N(alpha, exp(log_beta)^2) of the log protein background, per batch
-        shape = (n_input_proteins, n_batch) if n_batch > 0 else (n_input_proteins,)
-        self.background_pro_alpha = nn.Parameter(torch.randn(shape))
-        self.background_pro_log_beta = nn.Parameter(
-            torch.randn(shape).clamp(-10.0, 1.0)
-        )
-        self._register_mask(protein_batch_mask)
+        self._init_parameters(protein_batch_mask)
 
         self.encoder = EncoderTOTALVI(
             n_input_genes + n_input_proteins,
@@ -173,6 +180,8 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             n_hidden=n_hidden,
             dropout_rate=dropout_rate_encoder,
             distribution=latent_distribution,
+            encode_library=not self.use_observed_lib_size,
+            **norm_options(options, "encoder"),
         )
         self.decoder = DecoderTOTALVI(
             n_latent,
@@ -182,6 +191,7 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             n_layers=n_layers_decoder,
             n_hidden=n_hidden,
             dropout_rate=dropout_rate_decoder,
+            **norm_options(options, "decoder"),
         )
 
     @property
@@ -189,26 +199,6 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         """Whether the gene likelihood (``"zinb"``) uses the zero-inflation logits;
         the training loss skips their decoder head otherwise."""
         return self.reconstruction_loss_gene == "zinb"
-
-    def _register_mask(self, protein_batch_mask) -> None:
-        """Store the ``(n_batch, P)`` float mask of measured proteins (or None)."""
-        if protein_batch_mask is None:
-            self.register_buffer("protein_batch_mask", None)
-            return
-        mask = np.stack([np.asarray(m, dtype=bool) for m in protein_batch_mask])
-        if mask.shape != (max(self.n_batch, 1), self.n_input_proteins):
-            raise ValueError(
-                "protein_batch_mask must hold one boolean mask of "
-                f"{self.n_input_proteins} proteins per batch (n_batch="
-                f"{self.n_batch}); got shape {mask.shape}"
-            )
-        self.register_buffer("protein_batch_mask", torch.from_numpy(mask).float())
-
-    def _mask_minibatch(self, batch_index: Optional[torch.Tensor]):
-        """Mask ``(batch, P)`` of the proteins measured in each cell's batch."""
-        if self.protein_batch_mask is None:
-            return None
-        return _per_category(self.protein_batch_mask.t(), batch_index, "batch_index")
 
     # ---------------------------------------------------------------- inference
     def inference(
@@ -264,7 +254,9 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             ``qz_m``, ``qz_v``, ``z``, ``untran_z`` (``(..., batch_size,
             n_latent)``), ``ql_m``, ``ql_v``, ``library_gene`` (library size),
             ``untran_l`` (its log) (``(..., batch_size, 1)``) and
-            ``log_pro_back_mean`` (the sample of ``log(rate_back)``).
+            ``log_pro_back_mean`` (the sample of ``log(rate_back)``). With
+            ``use_observed_lib_size``, ``ql_m`` and ``ql_v`` are None and
+            ``untran_l`` is the log of the cell's total gene count.
         """
         mask = self._mask_minibatch(batch_index)
         if mask is not None:  # the encoder does not see unmeasured proteins
@@ -275,10 +267,17 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
         enc_batch = batch_index if self.encoder_batch else None
         qz_m, qz_v, ql_m, ql_v, latent, untran = self.encoder(data, enc_batch)
         z, untran_z, untran_l = latent["z"], untran["z"], untran["l"]
+        if self.use_observed_lib_size:
+            untran_l = observed_log_library(x)
         if n_samples > 1:
-            qz_m, qz_v, ql_m, ql_v = expand_samples(n_samples, qz_m, qz_v, ql_m, ql_v)
+            qz_m, qz_v = expand_samples(n_samples, qz_m, qz_v)
             z, untran_z = self.encoder.reparameterize_transformation(qz_m, qz_v)
-            untran_l = reparameterize_gaussian(ql_m, ql_v).clamp(max=MAX_LOG_LIBRARY)
+            if ql_m is None:  # observed: the same library for every sample
+                untran_l = expand_samples(n_samples, untran_l)[0]
+            else:  # drawn after z, scVI 0.6's random stream
+                ql_m, ql_v = expand_samples(n_samples, ql_m, ql_v)
+                untran_l = reparameterize_gaussian(ql_m, ql_v)
+                untran_l = untran_l.clamp(max=MAX_LOG_LIBRARY)
         library_gene = torch.exp(untran_l)
         batch_index = decoder_batch_index(x, batch_index, transform_batch)
         px_, py_, log_pro_back_mean = self.decoder(
@@ -298,42 +297,6 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             untran_l=untran_l,
             log_pro_back_mean=log_pro_back_mean,
         )
-
-    def background_prior(
-        self, batch_index: Optional[torch.Tensor] = None
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Mean and standard deviation of the prior of ``log beta`` (the protein
-        background mean) of each cell: the parameters of its batch.
-
-        Parameters
-        ----------
-        batch_index
-            Batch of each cell, shape ``(batch_size, 1)`` (may be None with one
-            batch).
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            ``(mean, std)``, each ``(batch_size, n_input_proteins)`` (or
-            ``(n_input_proteins,)`` with one batch and no ``batch_index``).
-        """
-        mean = _per_category(self.background_pro_alpha, batch_index, "batch_index")
-        log_std = _per_category(
-            self.background_pro_log_beta, batch_index, "batch_index"
-        )
-        return mean, torch.exp(log_std)
-
-    def _dispersions(self, batch_index, label) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Inverse dispersions ``(theta, phi)`` of genes and proteins."""
-        covariates = {"batch": (batch_index, "batch_index"), "label": (label, "label")}
-        result = []
-        for param, mode in (
-            (self.px_r, self.gene_dispersion),
-            (self.py_r, self.protein_dispersion),
-        ):
-            index, name = covariates.get(mode.split("-")[-1], (None, ""))
-            result.append(torch.exp(_per_category(param, index, name)))
-        return result[0], result[1]
 
     # ------------------------------------------------------------------- losses
     def get_reconstruction_loss(
@@ -407,7 +370,8 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             Five tensors of shape ``(batch_size,)``: ``reconst_loss_gene``,
             ``reconst_loss_protein``, ``kl_div_z`` (``KL(q(z) || N(0, I))`` on the
             Gaussian before the latent transformation), ``kl_div_l_gene`` (KL of
-            the log library from ``N(local_l_mean_gene, local_l_var_gene)``) and
+            the log library from ``N(local_l_mean_gene, local_l_var_gene)``; 0
+            with ``use_observed_lib_size``) and
             ``kl_div_back_pro`` (KL of ``q(log rate_back)`` from the per batch
             background prior, summed over the measured proteins). Their sum is
             the negative ELBO of each cell.
@@ -448,9 +412,12 @@ class TOTALVI(TOTALVISamplingMixin, nn.Module):
             x, y, out["px_"], out["py_"], mask
         )
         kl_z = gaussian_kl(out["qz_m"], out["qz_v"])
-        kl_l = gaussian_kl(
-            out["ql_m"], out["ql_v"], local_l_mean_gene, local_l_var_gene
-        )
+        if out["ql_m"] is None:  # an observed library has no KL term
+            kl_l = torch.zeros_like(kl_z)
+        else:
+            kl_l = gaussian_kl(
+                out["ql_m"], out["ql_v"], local_l_mean_gene, local_l_var_gene
+            )
         prior_mean, prior_std = self.background_prior(batch_index)
         py_ = out["py_"]
         kl_back = gaussian_kl(

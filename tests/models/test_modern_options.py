@@ -133,6 +133,11 @@ def test_defaults_are_scvi_06():
 def test_presets_and_explicit_options():
     modern = VAE(10, n_batch=2, preset="modern")
     names = [type(m).__name__ for m in modern.modules()]
+    # no library encoder: batch norm in the z encoder and the decoder only
+    assert "LayerNorm" not in names and names.count("BatchNorm1d") == 2
+    assert not hasattr(modern, "l_encoder") and modern.use_observed_lib_size
+    layer = VAE(10, preset="modern", use_batch_norm="none", use_layer_norm="both")
+    names = [type(m).__name__ for m in layer.modules()]
     assert "BatchNorm1d" not in names and names.count("LayerNorm") == 2
     override = VAE(10, preset="modern", use_observed_lib_size=False)
     assert hasattr(override, "l_encoder") and override.use_observed_lib_size is False

@@ -197,7 +197,9 @@ class TotalPosterior(TotalExpressionMixin, Posterior):
         likelihood, by importance sampling with the variational posterior.
 
         Despite its bias, the estimator converges to ``log p(x, y)`` when
-        ``n_samples_mc`` goes to infinity.
+        ``n_samples_mc`` goes to infinity. The weights are those of
+        :meth:`scvi.models.TOTALVI.log_importance_weight`: a model with
+        ``use_observed_lib_size`` integrates no library term.
 
         Parameters
         ----------

@@ -13,14 +13,21 @@ from .utils import reparameterize_gaussian
 MAX_LOG_LIBRARY = 15.0
 
 
-def _hidden_block(n_hidden: int, dropout_rate: float) -> nn.Sequential:
-    """Linear layer, batch normalisation (torch's defaults), ReLU and dropout."""
-    return nn.Sequential(
-        nn.Linear(n_hidden, n_hidden),
-        nn.BatchNorm1d(n_hidden),
-        nn.ReLU(),
-        nn.Dropout(p=dropout_rate),
-    )
+def _hidden_block(
+    n_hidden: int,
+    dropout_rate: float,
+    use_batch_norm: bool = True,
+    use_layer_norm: bool = False,
+) -> nn.Sequential:
+    """Linear layer, batch normalisation (torch's defaults), layer normalisation
+    (no affine parameters, as in :class:`FCLayers`), ReLU and dropout; the two
+    normalisations optional (scVI 0.6: batch norm only)."""
+    layers = [nn.Linear(n_hidden, n_hidden)]
+    if use_batch_norm:
+        layers.append(nn.BatchNorm1d(n_hidden))
+    if use_layer_norm:
+        layers.append(nn.LayerNorm(n_hidden, elementwise_affine=False))
+    return nn.Sequential(*layers, nn.ReLU(), nn.Dropout(p=dropout_rate))
 
 
 def _head(n_in: int, n_out: int, n_cat_list, use_relu: bool = False) -> FCLayers:
@@ -45,6 +52,8 @@ class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
     The shared layers (``encoder``) feed two more hidden layers, ``z_encoder`` and
     ``l_gene_encoder``, whose outputs give the Gaussian parameters of ``z`` and of
     the log library (scVI 0.6.8's layout, so that its state dicts load).
+    Without a library encoder (``encode_library=False``) there is no
+    ``l_gene_encoder`` and the library outputs are None.
 
     Parameters
     ----------
@@ -63,6 +72,16 @@ class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
     distribution
         Distribution of the latent space: ``"normal"`` or ``"ln"`` (logistic normal,
         the softmax of a Gaussian sample).
+    encode_library
+        Keyword-only (like all that follow). Whether to encode the log gene
+        library (False: the model observes it, see
+        ``TOTALVI(use_observed_lib_size=True)``).
+    use_batch_norm, use_layer_norm
+        Whether every hidden layer has batch / layer normalisation (scVI 0.6:
+        batch norm only).
+    inject_covariates
+        Whether the covariates enter every layer of the shared layers (scVI 0.6)
+        or only the first.
     """
 
     def __init__(
@@ -74,20 +93,34 @@ class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
         n_hidden: int = 256,
         dropout_rate: float = 0.1,
         distribution: str = "ln",
+        *,
+        encode_library: bool = True,
+        use_batch_norm: bool = True,
+        use_layer_norm: bool = False,
+        inject_covariates: bool = True,
     ):
         super().__init__()
         self._init_latent(distribution)
+        self.encode_library = encode_library
+        norms = dict(use_batch_norm=use_batch_norm, use_layer_norm=use_layer_norm)
         self.encoder = hidden_layers(
-            n_input, n_hidden, n_cat_list, n_layers, dropout_rate
+            n_input,
+            n_hidden,
+            n_cat_list,
+            n_layers,
+            dropout_rate,
+            inject_covariates=inject_covariates,
+            **norms,
         )
         # one more hidden layer for z and one for the library, on the shared
         # layers' output, each followed by its mean and variance heads
-        self.z_encoder = _hidden_block(n_hidden, dropout_rate)
+        self.z_encoder = _hidden_block(n_hidden, dropout_rate, **norms)
         self.z_mean_encoder = nn.Linear(n_hidden, n_output)
         self.z_var_encoder = nn.Linear(n_hidden, n_output)
-        self.l_gene_encoder = _hidden_block(n_hidden, dropout_rate)
-        self.l_gene_mean_encoder = nn.Linear(n_hidden, 1)
-        self.l_gene_var_encoder = nn.Linear(n_hidden, 1)
+        if encode_library:
+            self.l_gene_encoder = _hidden_block(n_hidden, dropout_rate, **norms)
+            self.l_gene_mean_encoder = nn.Linear(n_hidden, 1)
+            self.l_gene_var_encoder = nn.Linear(n_hidden, 1)
 
     def forward(self, data: torch.Tensor, *cat_list):
         """The forward computation for a single sample.
@@ -107,11 +140,22 @@ class EncoderTOTALVI(LatentSamplingMixin, nn.Module):
             then the dicts ``latent = {"z", "l"}`` of samples (``l`` is the library
             size itself, ``exp`` of the log sample clamped at 15) and
             ``untran_latent = {"z", "l"}`` of the untransformed Gaussian samples.
+            Without a library encoder, ``ql_m``, ``ql_v`` and both ``"l"`` are
+            None.
         """
         q = self.encoder(data, *cat_list)
         qz = self.z_encoder(q)
         qz_m, qz_v = gaussian_parameters(qz, self.z_mean_encoder, self.z_var_encoder)
         z, untran_z = self.reparameterize_transformation(qz_m, qz_v)
+        if not self.encode_library:
+            return (
+                qz_m,
+                qz_v,
+                None,
+                None,
+                {"z": z, "l": None},
+                {"z": untran_z, "l": None},
+            )
         ql = self.l_gene_encoder(q)
         ql_m, ql_v = gaussian_parameters(
             ql, self.l_gene_mean_encoder, self.l_gene_var_encoder
@@ -145,6 +189,12 @@ class DecoderTOTALVI(nn.Module):
         The number of nodes per hidden layer.
     dropout_rate
         Dropout rate of the hidden layers.
+    use_batch_norm, use_layer_norm
+        Keyword-only (like the next). Whether the hidden layers have batch /
+        layer normalisation (scVI 0.6: batch norm only); the heads have neither.
+    inject_covariates
+        Whether the covariates enter every hidden layer (scVI 0.6) or only the
+        first of each stack; the heads always see them.
     """
 
     def __init__(
@@ -156,11 +206,22 @@ class DecoderTOTALVI(nn.Module):
         n_layers: int = 1,
         n_hidden: int = 256,
         dropout_rate: float = 0,
+        *,
+        use_batch_norm: bool = True,
+        use_layer_norm: bool = False,
+        inject_covariates: bool = True,
     ):
         super().__init__()
+        options = dict(
+            use_batch_norm=use_batch_norm,
+            use_layer_norm=use_layer_norm,
+            inject_covariates=inject_covariates,
+        )
 
         def hidden(n_layers_: int) -> FCLayers:
-            return hidden_layers(n_input, n_hidden, n_cat_list, n_layers_, dropout_rate)
+            return hidden_layers(
+                n_input, n_hidden, n_cat_list, n_layers_, dropout_rate, **options
+            )
 
         n_cat_z = n_hidden + n_input
         genes, proteins = n_output_genes, n_output_proteins
