@@ -66,8 +66,6 @@ def resolve_model_options(args: argparse.Namespace) -> None:
     """
     model = getattr(args, "model", "scvi")
     if getattr(args, "modern", False):
-        if model != "scvi":
-            raise ValueError(f"--modern is an option of --model scvi, not of {model}")
         if args.epochs is None:  # the preset's epoch rule by dataset size
             args.epochs = "auto"
     for name, value in MODEL_DEFAULTS[model].items():
@@ -125,6 +123,17 @@ def _float32(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
+def _resolve_preset(args, dataset):
+    """The model preset of ``--modern`` (None without it); an ``"auto"`` epoch
+    count becomes the preset's rule by dataset size, so that ``uns["scvi"]``
+    records the number."""
+    from ..inference.trainers.unsupervised import auto_n_epochs
+
+    if args.epochs == "auto":
+        args.epochs = auto_n_epochs(dataset.nb_cells)
+    return "modern" if getattr(args, "modern", False) else None
+
+
 def fit_scvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
     """Train scVI (a VAE) on ``dataset``: latent means and normalized expression.
 
@@ -145,12 +154,9 @@ def fit_scvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         The trainer and what the model adds to the output.
     """
     from ..inference import UnsupervisedTrainer
-    from ..inference.trainers.unsupervised import auto_n_epochs
     from ..models import VAE
 
-    preset = "modern" if getattr(args, "modern", False) else None
-    if args.epochs == "auto":  # resolved here so that uns["scvi"] records it
-        args.epochs = auto_n_epochs(dataset.nb_cells)
+    preset = _resolve_preset(args, dataset)
     model = VAE(
         dataset.nb_genes,
         n_batch=n_batch,
@@ -216,6 +222,7 @@ def fit_totalvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
     from ..models import TOTALVI
 
     n_proteins = dataset.protein_expression.shape[1]
+    preset = _resolve_preset(args, dataset)
     model = TOTALVI(
         dataset.nb_genes,
         n_proteins,
@@ -229,6 +236,7 @@ def fit_totalvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         dropout_rate_decoder=args.dropout_rate,
         gene_dispersion=args.dispersion,
         reconstruction_loss_gene=args.likelihood,
+        preset=preset,
     )
     n_train = int(np.floor(args.train_size * dataset.nb_cells))
     early_stopping = not args.no_early_stopping and n_train < dataset.nb_cells
@@ -261,6 +269,8 @@ def fit_totalvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         "early_stopping": bool(early_stopping),
         "n_epochs_trained": int(trainer.epoch + 1),
     }
+    if preset is not None:
+        settings["preset"] = preset
     if args.n_epochs_kl_warmup is not None:
         settings["n_epochs_kl_warmup"] = args.n_epochs_kl_warmup
     else:

@@ -194,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--modern",
         action="store_true",
-        help="--model scvi: the 'modern' preset (observed library size, layer norm, "
-        "no batch norm; epochs by dataset size unless --epochs), see "
+        help="the 'modern' preset of the model (observed library size; epochs "
+        "by dataset size unless --epochs), see "
         "docs/modern_options.rst",
     )
     fit.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: 0)")

@@ -1,6 +1,8 @@
 """Trainer side of the opt-in options: epoch rule, held-out early stopping,
 the ``"modern"`` preset and ``scvi train --modern``."""
 
+import argparse
+
 import anndata
 import numpy as np
 import pytest
@@ -103,7 +105,41 @@ def test_cli_train_modern(tmp_path, capsys):
     assert np.isfinite(adata.obsm["X_scVI"]).all()
 
 
-def test_cli_modern_is_scvi_only(capsys):
-    argv = ["train", "--demo", "--out", "x.h5ad", "--model", "totalvi", "--modern"]
-    assert main(argv) == 2
-    assert "--modern is an option of --model scvi" in capsys.readouterr().err
+def test_cli_train_modern_totalvi(tmp_path):
+    genes, proteins = _cite_counts()
+    adata = anndata.AnnData(X=genes)
+    adata.obsm["protein_expression"] = proteins
+    path = tmp_path / "cite.h5ad"
+    adata.write_h5ad(path)
+    out = tmp_path / "modern_totalvi.h5ad"
+    argv = ["train", str(path), "--out", str(out), "--model", "totalvi", "--modern"]
+    argv += ["--epochs", "2", "--n-hidden", "8", "--n-latent", "4", "--no-progress"]
+    argv += ["--n-samples", "2"]
+    assert main(argv) == 0
+    result = anndata.read_h5ad(out)
+    assert result.uns["scvi"]["preset"] == "modern"
+    latent = result.obsm["X_totalVI"]
+    assert latent.shape == (60, 4) and np.isfinite(latent).all()
+    foreground = result.obsm["totalvi_protein_foreground_prob"]
+    assert ((foreground >= 0) & (foreground <= 1)).all()
+
+
+def _cite_counts(n_cells=60, n_genes=15, n_proteins=4, seed=0):
+    rng = np.random.default_rng(seed)
+    genes = rng.poisson(2.0, size=(n_cells, n_genes)).astype(np.float32)
+    genes[:, 0] += 1
+    proteins = rng.poisson(20.0, size=(n_cells, n_proteins)).astype(np.float32)
+    return genes, proteins
+
+
+def test_cli_modern_epoch_rule_by_dataset_size():
+    from scvi.cli.models import _resolve_preset
+
+    class Cells:
+        nb_cells = 50_000
+
+    args = argparse.Namespace(epochs="auto", modern=True)
+    assert _resolve_preset(args, Cells()) == "modern"
+    assert args.epochs == auto_n_epochs(50_000) == 160
+    args = argparse.Namespace(epochs=7, modern=False)
+    assert _resolve_preset(args, Cells()) is None and args.epochs == 7
