@@ -63,6 +63,9 @@ class TOTALVISamplingMixin:
         batch_index: Optional[torch.Tensor] = None,
         give_mean: bool = False,
         n_samples: int = 5000,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Access the tensor of latent values from the posterior.
 
@@ -80,13 +83,16 @@ class TOTALVISamplingMixin:
             ``n_samples`` Gaussian draws for ``"ln"``.
         n_samples
             Number of Monte Carlo draws for the logistic normal mean.
+        cont_covs, cat_covs
+            Extra covariates of a model that has them, see
+            :meth:`~scvi.models.TOTALVI.inference`.
 
         Returns
         -------
         torch.Tensor
             Tensor of shape ``(batch_size, n_latent)``.
         """
-        out = self.inference(x, y, batch_index)
+        out = self.inference(x, y, batch_index, cont_covs=cont_covs, cat_covs=cat_covs)
         if not give_mean:
             return out["z"]
         return self.encoder.transformed_mean(out["qz_m"], out["qz_v"], n_samples)
@@ -97,12 +103,15 @@ class TOTALVISamplingMixin:
         y: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         give_mean: bool = True,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Provides the tensor of library size from the posterior.
 
         Parameters
         ----------
-        x, y, batch_index
+        x, y, batch_index, cont_covs, cat_covs
             As in :meth:`sample_from_posterior_z`.
         give_mean
             Return the mean of the log-normal posterior of the library size,
@@ -115,7 +124,7 @@ class TOTALVISamplingMixin:
             observed total gene counts (either way) for a model with
             ``use_observed_lib_size``.
         """
-        out = self.inference(x, y, batch_index)
+        out = self.inference(x, y, batch_index, cont_covs=cont_covs, cat_covs=cat_covs)
         if not give_mean or out["ql_m"] is None:
             return out["library_gene"]
         log_mean = out["ql_m"] + 0.5 * out["ql_v"]
@@ -128,12 +137,15 @@ class TOTALVISamplingMixin:
         batch_index: Optional[torch.Tensor] = None,
         label: Optional[torch.Tensor] = None,
         n_samples: int = 1,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Returns the tensors of dispersions for genes and proteins.
 
         Parameters
         ----------
-        x, y, batch_index, label, n_samples
+        x, y, batch_index, label, n_samples, cont_covs, cat_covs
             As in :meth:`inference`.
 
         Returns
@@ -143,7 +155,9 @@ class TOTALVISamplingMixin:
             ``(G,)`` and ``(P,)`` for per feature dispersions, else
             ``(batch_size, G)`` and ``(batch_size, P)``.
         """
-        out = self.inference(x, y, batch_index, label, n_samples)
+        out = self.inference(
+            x, y, batch_index, label, n_samples, cont_covs=cont_covs, cat_covs=cat_covs
+        )
         return out["px_"]["r"], out["py_"]["r"]
 
     def get_sample_rate(
@@ -153,12 +167,15 @@ class TOTALVISamplingMixin:
         batch_index: Optional[torch.Tensor] = None,
         label: Optional[torch.Tensor] = None,
         n_samples: int = 1,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Returns the tensor of negative binomial mean for genes.
 
         Parameters
         ----------
-        x, y, batch_index, label, n_samples
+        x, y, batch_index, label, n_samples, cont_covs, cat_covs
             As in :meth:`inference`.
 
         Returns
@@ -167,7 +184,10 @@ class TOTALVISamplingMixin:
             ``library_gene * px_scale``, shape ``(batch_size, n_input_genes)``
             (leading ``(n_samples,)`` axis when ``n_samples > 1``).
         """
-        return self.inference(x, y, batch_index, label, n_samples)["px_"]["rate"]
+        out = self.inference(
+            x, y, batch_index, label, n_samples, cont_covs=cont_covs, cat_covs=cat_covs
+        )
+        return out["px_"]["rate"]
 
     def get_sample_scale(
         self,
@@ -181,6 +201,9 @@ class TOTALVISamplingMixin:
         normalize_pro: bool = False,
         sample_bern: bool = True,
         include_bg: bool = False,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Returns tuple of gene and protein scales.
 
@@ -189,7 +212,7 @@ class TOTALVISamplingMixin:
 
         Parameters
         ----------
-        x, y, batch_index, label, n_samples
+        x, y, batch_index, label, n_samples, cont_covs, cat_covs
             As in :meth:`inference`.
         transform_batch
             Int of batch to "transform" all cells into.
@@ -213,7 +236,16 @@ class TOTALVISamplingMixin:
             ``eps`` (added after the normalisation, as in scVI 0.6.8). Leading
             ``(n_samples,)`` axis when ``n_samples > 1``.
         """
-        out = self.inference(x, y, batch_index, label, n_samples, transform_batch)
+        out = self.inference(
+            x,
+            y,
+            batch_index,
+            label,
+            n_samples,
+            transform_batch,
+            cont_covs=cont_covs,
+            cat_covs=cat_covs,
+        )
         protein = protein_expression(
             out["py_"], sample_bern, include_bg, normalize_pro, eps
         )
@@ -227,6 +259,9 @@ class TOTALVISamplingMixin:
         local_l_var_gene: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         label: Optional[torch.Tensor] = None,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """One importance-sampling term of ``log p(x, y)`` per cell.
 
@@ -242,13 +277,17 @@ class TOTALVISamplingMixin:
         ----------
         x, y, local_l_mean_gene, local_l_var_gene, batch_index, label
             As in :meth:`forward`.
+        cont_covs, cat_covs
+            As in :meth:`inference`.
 
         Returns
         -------
         torch.Tensor
             Shape ``(batch_size,)``.
         """
-        out = self.inference(x, y, batch_index, label)
+        out = self.inference(
+            x, y, batch_index, label, cont_covs=cont_covs, cat_covs=cat_covs
+        )
         mask = self._mask_minibatch(batch_index)
         reconst_gene, reconst_protein = self.get_reconstruction_loss(
             x, y, out["px_"], out["py_"], mask

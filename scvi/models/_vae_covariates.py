@@ -28,21 +28,31 @@ CAT_COVS_KEY = "cat_covs"
 
 
 class VAECovariatesMixin:
-    """Assembles the inputs of the encoders and the decoder of a :class:`VAE`.
+    """Assembles the inputs of the encoders and the decoder of a :class:`VAE`
+    (and of a :class:`~scvi.models.TOTALVI`, whose networks have no labels'
+    slot and whose ``encoder_batch`` is ``encode_covariates``).
 
     Relies on ``n_batch``, ``encode_covariates``, ``n_continuous_cov`` and
     ``n_cats_per_cov`` set by the model.
     """
 
+    #: whether the networks' categorical covariates keep a slot for the labels
+    #: (the VAE family's layout; TOTALVI's networks have none)
+    _label_slot = True
+
+    def _slot(self, value) -> tuple:
+        """``(value,)`` where the networks have a labels' slot, else ``()``."""
+        return (value,) if self._label_slot else ()
+
     def _encoder_cat_list(self) -> Optional[list]:
         """``n_cat_list`` of the encoders: ``[labels slot, n_batch, *cats]``."""
         if not self.encode_covariates:
             return None
-        return [0, self.n_batch, *self.n_cats_per_cov]
+        return [*self._slot(0), self.n_batch, *self.n_cats_per_cov]
 
     def _decoder_cat_list(self) -> list:
         """``n_cat_list`` of the decoder: ``[n_batch, labels slot, *cats]``."""
-        return [self.n_batch, 0, *self.n_cats_per_cov]
+        return [self.n_batch, *self._slot(0), *self.n_cats_per_cov]
 
     def _encoder_args(
         self,
@@ -59,14 +69,14 @@ class VAECovariatesMixin:
         continuous covariates are appended to the features.
         """
         if not self.encode_covariates:
-            return (x_, y)
+            return (x_, *self._slot(y))
         if self.n_batch > 1 and batch_index is None:
             raise ValueError("encode_covariates=True needs batch_index (batch, 1)")
         cont = check_cont_covs(cont_covs, self.n_continuous_cov)
         if cont is not None:
             x_ = torch.cat([x_, cont.to(x_.dtype)], dim=-1)
         cats = split_cat_covs(cat_covs, len(self.n_cats_per_cov))
-        return (x_, y, batch_index, *cats)
+        return (x_, *self._slot(y), batch_index, *cats)
 
     def _decoder_args(
         self,
@@ -76,14 +86,15 @@ class VAECovariatesMixin:
         cont_covs: Optional[torch.Tensor],
         cat_covs: Optional[torch.Tensor],
     ) -> tuple:
-        """``(latent input, batch_index, y, *cats)`` for the decoder; continuous
-        covariates are appended to ``z`` (broadcast over a samples axis)."""
+        """``(latent input, batch_index, y, *cats)`` for the decoder (no ``y``
+        without a labels' slot); continuous covariates are appended to ``z``
+        (broadcast over a samples axis)."""
         cont = check_cont_covs(cont_covs, self.n_continuous_cov)
         if cont is not None:
             cont = cont.to(z.dtype).expand(*z.shape[:-1], cont.shape[-1])
             z = torch.cat([z, cont], dim=-1)
         cats = split_cat_covs(cat_covs, len(self.n_cats_per_cov))
-        return (z, batch_index, y, *cats)
+        return (z, batch_index, *self._slot(y), *cats)
 
     @property
     def covariate_attributes(self) -> Dict[str, tuple]:

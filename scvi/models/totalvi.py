@@ -19,7 +19,9 @@ sampling methods come from
 background prior and protein mask from
 :class:`scvi.models._totalvi_parameters.TOTALVIParametersMixin`. The opt-in
 options of issue 23 (observed library, normalisation placement, covariate
-injection, ``preset``) are those of :class:`~scvi.models.VAE`.
+injection, ``preset``) and its extra continuous and categorical covariates
+(:class:`~scvi.models._vae_covariates.VAECovariatesMixin`) are those of
+:class:`~scvi.models.VAE`.
 """
 
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -32,7 +34,13 @@ from ._categories import decoder_batch_index
 from ._likelihoods import count_log_likelihood, gaussian_kl
 from ._totalvi_parameters import TOTALVIParametersMixin
 from ._totalvi_sampling import TOTALVISamplingMixin
-from ._vae_options import norm_options, observed_log_library, resolve_model_options
+from ._vae_covariates import VAECovariatesMixin
+from ._vae_options import (
+    check_covariates,
+    norm_options,
+    observed_log_library,
+    resolve_model_options,
+)
 from .log_likelihood import log_mixture_nb
 from .modules import DecoderTOTALVI, EncoderTOTALVI, reparameterize_gaussian
 from .modules.totalvi import MAX_LOG_LIBRARY
@@ -44,7 +52,9 @@ GENE_LOSSES = ("nb", "zinb")
 LATENT_DISTRIBUTIONS = ("normal", "ln")
 
 
-class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
+class TOTALVI(
+    VAECovariatesMixin, TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module
+):
     """Total variational inference for CITE-seq data.
 
     Implements the totalVI model of [Gayoso19].
@@ -104,6 +114,14 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
         Concatenate the batch to every hidden layer of a stack (scVI 0.6) rather
         than to its first only: matters for ``n_layers_decoder > 1`` (and
         ``n_layers_encoder > 1`` with ``encoder_batch``).
+    n_continuous_cov
+        Number of continuous covariates (cell attribute ``"cont_covs"``),
+        appended to the decoder's latent input (and to the encoder's input with
+        ``encoder_batch``).
+    n_cats_per_cov
+        Number of categories of each extra categorical covariate (cell attribute
+        ``"cat_covs"``, one integer column per covariate), injected one-hot like
+        the batch into the decoder (and the encoder with ``encoder_batch``).
     preset
         ``"scvi-0.6"`` (default) or ``"modern"``, read from
         :data:`scvi.models._vae_options.MODEL_PRESETS` (its
@@ -115,6 +133,8 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
     >>> dataset = Dataset10X(dataset_name="pbmc_10k_protein_v3", save_path=save_path)
     >>> totalvae = TOTALVI(dataset.nb_genes, len(dataset.protein_names))
     """
+
+    _label_slot = False  # the networks take the batch and extra covariates only
 
     def __init__(
         self,
@@ -140,6 +160,8 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
         use_batch_norm: Optional[str] = None,
         use_layer_norm: Optional[str] = None,
         deeply_inject_covariates: Optional[bool] = None,
+        n_continuous_cov: int = 0,
+        n_cats_per_cov: Optional[Sequence[int]] = None,
         preset: Optional[str] = None,
     ):
         super().__init__()
@@ -153,6 +175,10 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
         options["encode_covariates"] = bool(encoder_batch)
         self.model_options = options
         self.use_observed_lib_size = options["use_observed_lib_size"]
+        self.encode_covariates = options["encode_covariates"]
+        self.n_continuous_cov, self.n_cats_per_cov = check_covariates(
+            n_continuous_cov, n_cats_per_cov
+        )
         self.gene_dispersion = check_option(
             gene_dispersion, GENE_DISPERSIONS, "gene_dispersion"
         )
@@ -172,10 +198,11 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
 
         self._init_parameters(protein_batch_mask)
 
+        n_encoded = n_input_genes + n_input_proteins
         self.encoder = EncoderTOTALVI(
-            n_input_genes + n_input_proteins,
+            n_encoded + self.n_continuous_cov * self.encode_covariates,
             n_latent,
-            n_cat_list=[n_batch] if encoder_batch else None,
+            n_cat_list=self._encoder_cat_list(),
             n_layers=n_layers_encoder,
             n_hidden=n_hidden,
             dropout_rate=dropout_rate_encoder,
@@ -184,10 +211,10 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
             **norm_options(options, "encoder"),
         )
         self.decoder = DecoderTOTALVI(
-            n_latent,
+            n_latent + self.n_continuous_cov,
             n_input_genes,
             n_input_proteins,
-            n_cat_list=[n_batch],
+            n_cat_list=self._decoder_cat_list(),
             n_layers=n_layers_decoder,
             n_hidden=n_hidden,
             dropout_rate=dropout_rate_decoder,
@@ -211,6 +238,8 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
         transform_batch: Optional[int] = None,
         *,
         gene_dropout: bool = True,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Dict[str, Union[torch.Tensor, Dict[str, torch.Tensor]]]:
         """Internal helper function to compute necessary inference quantities.
 
@@ -244,6 +273,10 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
             Whether to compute the genes' zero-inflation logits ``px_["dropout"]``
             (None if False); the loss needs them only when
             :attr:`loss_uses_gene_dropout`.
+        cont_covs, cat_covs
+            Extra covariates: continuous ``(batch_size, n_continuous_cov)`` and
+            categorical codes ``(batch_size, len(n_cats_per_cov))``; required
+            when the model has them (a ValueError otherwise).
 
         Returns
         -------
@@ -264,8 +297,8 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
         data = torch.cat([x, y], dim=-1)
         if self.log_variational:
             data = torch.log1p(data)
-        enc_batch = batch_index if self.encoder_batch else None
-        qz_m, qz_v, ql_m, ql_v, latent, untran = self.encoder(data, enc_batch)
+        args = self._encoder_args(data, None, batch_index, cont_covs, cat_covs)
+        qz_m, qz_v, ql_m, ql_v, latent, untran = self.encoder(*args)
         z, untran_z, untran_l = latent["z"], untran["z"], untran["l"]
         if self.use_observed_lib_size:
             untran_l = observed_log_library(x)
@@ -280,8 +313,11 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
                 untran_l = untran_l.clamp(max=MAX_LOG_LIBRARY)
         library_gene = torch.exp(untran_l)
         batch_index = decoder_batch_index(x, batch_index, transform_batch)
+        z_in, *covariates = self._decoder_args(
+            z, batch_index, None, cont_covs, cat_covs
+        )
         px_, py_, log_pro_back_mean = self.decoder(
-            z, library_gene, batch_index, gene_dropout=gene_dropout
+            z_in, library_gene, *covariates, gene_dropout=gene_dropout
         )
         px_["r"], py_["r"] = self._dispersions(batch_index, label)
         return dict(
@@ -346,6 +382,9 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
         local_l_var_gene: torch.Tensor,
         batch_index: Optional[torch.Tensor] = None,
         label: Optional[torch.Tensor] = None,
+        *,
+        cont_covs: Optional[torch.Tensor] = None,
+        cat_covs: Optional[torch.Tensor] = None,
     ) -> Tuple[torch.Tensor, ...]:
         """Returns the reconstruction loss and the Kullback divergences.
 
@@ -363,6 +402,8 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
             Batch of each cell, shape ``(batch_size, 1)``.
         label
             Cell-type labels, shape ``(batch_size, 1)``.
+        cont_covs, cat_covs
+            Extra covariates, see :meth:`inference`.
 
         Returns
         -------
@@ -377,7 +418,13 @@ class TOTALVI(TOTALVIParametersMixin, TOTALVISamplingMixin, nn.Module):
             the negative ELBO of each cell.
         """
         out = self.inference(
-            x, y, batch_index, label, gene_dropout=self.loss_uses_gene_dropout
+            x,
+            y,
+            batch_index,
+            label,
+            gene_dropout=self.loss_uses_gene_dropout,
+            cont_covs=cont_covs,
+            cat_covs=cat_covs,
         )
         return self.negative_elbo_terms(
             out, x, y, local_l_mean_gene, local_l_var_gene, batch_index

@@ -208,6 +208,8 @@ def test_signature_keeps_the_manuals_positional_parameters():
         "use_batch_norm",
         "use_layer_norm",
         "deeply_inject_covariates",
+        "n_continuous_cov",
+        "n_cats_per_cov",
         "preset",
     }
 

@@ -2,7 +2,8 @@
 proteins measured in the same cells).
 
 Mini-batches carry the protein counts after the usual tensors: ``(x,
-local_l_mean, local_l_var, batch_index, labels, y)``. The likelihood scores and
+local_l_mean, local_l_var, batch_index, labels, y)``, then the extra covariates
+of a model that has them (:func:`split_total_batch`). The likelihood scores and
 the latent space are defined here; the expression queries come from
 :class:`~scvi.inference.posterior.total_expression.TotalExpressionMixin`, and
 everything else (data plumbing, differential expression over genes and proteins
@@ -21,7 +22,7 @@ from ...dataset._derived import counts_properties
 from .core import Posterior
 from .sampling import _numpy, eval_mode
 from .scores import metric_mode
-from .total_expression import TotalExpressionMixin
+from .total_expression import TotalExpressionMixin, split_total_batch
 
 logger = logging.getLogger(__name__)
 
@@ -128,21 +129,23 @@ class TotalPosterior(TotalExpressionMixin, Posterior):
         )
 
     def _total_batches(self, batch_size: Optional[int] = None):
-        """Mini-batches ``(x, l_mean, l_var, batch_index, labels, y)`` in the order
-        of :attr:`indices`."""
+        """Mini-batches ``(x, l_mean, l_var, batch_index, labels, y, *covariates)``
+        in the order of :attr:`indices` (see :func:`split_total_batch`)."""
         return self._ordered(batch_size)
 
     def _sample_rate(self, tensors, n_samples: int) -> torch.Tensor:
-        x, _, _, batch_index, labels, y = tensors
-        return self.model.get_sample_rate(x, y, batch_index, labels, n_samples)
+        (x, _, _, batch_index, labels, y), covs = split_total_batch(self.model, tensors)
+        return self.model.get_sample_rate(x, y, batch_index, labels, n_samples, **covs)
 
     # ------------------------------------------------------------ likelihoods
     def _negative_elbo_terms(self, vae, batch_size: Optional[int] = None):
         """Per mini-batch, the five per-cell terms of ``vae.forward``."""
         with eval_mode(vae):
             for tensors in self._total_batches(batch_size):
-                x, l_mean, l_var, batch_index, labels, y = tensors
-                yield vae(x, y, l_mean, l_var, batch_index, labels)
+                (x, l_mean, l_var, batch_index, labels, y), covs = split_total_batch(
+                    vae, tensors
+                )
+                yield vae(x, y, l_mean, l_var, batch_index, labels, **covs)
 
     def compute_elbo(self, vae, **kwargs) -> float:
         """Computes the ELBO: the reconstruction error of genes and proteins plus
@@ -218,11 +221,13 @@ class TotalPosterior(TotalExpressionMixin, Posterior):
         total = 0.0
         with eval_mode(self.model):
             for tensors in self._total_batches(batch_size):
-                x, l_mean, l_var, batch_index, labels, y = tensors
+                (x, l_mean, l_var, batch_index, labels, y), covs = split_total_batch(
+                    self.model, tensors
+                )
                 log_w = torch.stack(
                     [
                         self.model.log_importance_weight(
-                            x, y, l_mean, l_var, batch_index, labels
+                            x, y, l_mean, l_var, batch_index, labels, **covs
                         )
                         for _ in range(n_samples_mc)
                     ]
@@ -310,13 +315,16 @@ class TotalPosterior(TotalExpressionMixin, Posterior):
         """
         latent, batches, labels, library = [], [], [], []
         with eval_mode(self.model):
-            for x, _, _, batch_index, label, y in self._total_batches():
+            for tensors in self._total_batches():
                 model = self.model
+                (x, _, _, batch_index, label, y), covs = split_total_batch(
+                    model, tensors
+                )
                 z = model.sample_from_posterior_z(
-                    x, y, batch_index, give_mean=not sample
+                    x, y, batch_index, give_mean=not sample, **covs
                 )
                 size = model.sample_from_posterior_l(
-                    x, y, batch_index, give_mean=not sample
+                    x, y, batch_index, give_mean=not sample, **covs
                 )
                 latent.append(_numpy(z))
                 batches.append(_numpy(batch_index))

@@ -6,12 +6,13 @@ Arrays of samples put the samples on the last axis, ``(n_cells, n_features,
 n_samples)``, as scVI 0.6 does for totalVI; ``give_mean`` averages them away.
 """
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ...models._totalvi_sampling import protein_expression
+from ...models._vae_covariates import covariate_kwargs
 from ...models.distributions import NegativeBinomial, ZeroInflatedNegativeBinomial
 from .sampling import (
     TransformBatch,
@@ -20,6 +21,35 @@ from .sampling import (
     eval_mode,
     feature_correlation,
 )
+
+
+def split_total_batch(
+    model, tensors: Sequence[torch.Tensor]
+) -> Tuple[Tuple[torch.Tensor, ...], Dict[str, torch.Tensor]]:
+    """The six tensors of a TotalPosterior mini-batch and the model's covariates.
+
+    A mini-batch is ``(x, local_l_mean, local_l_var, batch_index, labels, y,
+    *covariates)``: the protein counts ``y`` (the posterior's extra attribute)
+    come before the covariate attributes of the model (``cont_covs`` /
+    ``cat_covs``, see :func:`~scvi.models._vae_covariates.covariate_dtypes`),
+    which :func:`~scvi.models._vae_covariates.covariate_kwargs` reads from the
+    end.
+
+    Parameters
+    ----------
+    model
+        The TOTALVI of the posterior.
+    tensors
+        A mini-batch.
+
+    Returns
+    -------
+    tuple
+        ``((x, local_l_mean, local_l_var, batch_index, labels, y), covariates)``,
+        ``covariates`` the keyword arguments of the model's methods (empty for a
+        model without extra covariates).
+    """
+    return tuple(tensors[:6]), covariate_kwargs(model, tensors)
 
 
 def _samples_last(value: torch.Tensor, n_samples: int) -> torch.Tensor:
@@ -54,11 +84,13 @@ class TotalExpressionMixin:
         parts = []
         with eval_mode(self.model):
             for tensors in self._total_batches(batch_size):
-                x, _, _, batch_index, labels, y = tensors
+                (x, _, _, batch_index, labels, y), covs = split_total_batch(
+                    self.model, tensors
+                )
                 total = None
                 for b in batches:
                     out = self.model.inference(
-                        x, y, batch_index, labels, n_samples, transform_batch=b
+                        x, y, batch_index, labels, n_samples, transform_batch=b, **covs
                     )
                     values = compute(out, tensors)
                     values = values if isinstance(values, tuple) else (values,)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from ...models.classifier import Classifier
 from ...models.modules.utils import one_hot
-from ..posterior.total import TotalPosterior, check_protein_data
+from ..posterior.total import TotalPosterior, check_protein_data, split_total_batch
 from .adversarial import DiscriminatorExtras
 from .unsupervised import UnsupervisedTrainer
 
@@ -162,9 +162,16 @@ class TotalTrainer(DiscriminatorExtras, UnsupervisedTrainer):
     # ------------------------------------------------------------ losses
     def _loss_and_latent(self, tensors):
         """The loss of a mini-batch and the latent sample ``z`` it used."""
-        x, local_l_mean, local_l_var, batch_index, labels, y = tensors
+        (x, local_l_mean, local_l_var, batch_index, labels, y), covs = (
+            split_total_batch(self.model, tensors)
+        )
         out = self.model.inference(
-            x, y, batch_index, labels, gene_dropout=self.model.loss_uses_gene_dropout
+            x,
+            y,
+            batch_index,
+            labels,
+            gene_dropout=self.model.loss_uses_gene_dropout,
+            **covs,
         )
         reconst_gene, reconst_protein, kl_z, kl_l, kl_back = (
             self.model.negative_elbo_terms(
