@@ -36,12 +36,15 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_speed import (  # noqa: E402
+    CONTROL,
+    EPOCH_CLOCK,
     Runner,
     add_side_by_side_arguments,
     run_seeds_side_by_side,
 )
 
-RUNNER = r"""
+RUNNER = (
+    r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, torch
@@ -56,14 +59,9 @@ if threads > 0:
     torch.set_num_threads(threads)
 
 
-def say(**message):  # lines for the controller start with @@
-    print("@@" + json.dumps(message), flush=True)
-
-
-def wait():  # block until the controller says go
-    if sys.stdin.readline().strip() != "go":
-        sys.exit(0)
-
+"""
+    + CONTROL
+    + r"""
 
 data = np.load(path)
 dataset = GeneExpressionDataset()
@@ -74,23 +72,9 @@ model = AutoZIVAE(dataset.nb_genes, alpha_prior=0.5, beta_prior=0.5,
                   minimal_dropout=0.01)
 trainer = UnsupervisedTrainer(model, dataset, train_size=0.9, use_cuda=False,
                               frequency=None, show_progbar=False, seed=seed)
-on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
-
-
-def timed_epoch_begin():
-    wait()
-    clock["begin"] = time.perf_counter()
-    on_epoch_begin()
-
-
-def timed_epoch_end():
-    carry_on = on_epoch_end()
-    say(seconds=time.perf_counter() - clock["begin"])
-    return carry_on
-
-
-trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
-say(ready=True)
+"""
+    + EPOCH_CLOCK
+    + r"""say(ready=True)
 trainer.train(n_epochs=epochs, lr=1e-2)
 say(trained=True)
 wait()
@@ -98,6 +82,7 @@ outputs = model.get_alphas_betas()
 say(version=scvi.__version__, alpha=outputs["alpha_posterior"].tolist(),
     beta=outputs["beta_posterior"].tolist(), threads=torch.get_num_threads())
 """
+)
 
 
 def simulate(args):

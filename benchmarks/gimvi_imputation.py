@@ -40,6 +40,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_speed import (  # noqa: E402
+    CONTROL,
+    EPOCH_CLOCK,
     Runner,
     add_side_by_side_arguments,
     run_seeds_side_by_side,
@@ -53,7 +55,8 @@ DATA = (
     / "osmfish_smfish.h5ad"
 )
 
-RUNNER = r"""
+RUNNER = (
+    r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, torch
@@ -69,14 +72,9 @@ if threads > 0:
     torch.set_num_threads(threads)
 
 
-def say(**message):  # lines for the controller start with @@
-    print("@@" + json.dumps(message), flush=True)
-
-
-def wait():  # block until the controller says go
-    if sys.stdin.readline().strip() != "go":
-        sys.exit(0)
-
+"""
+    + CONTROL
+    + r"""
 
 data = np.load(path)
 seq, spatial = GeneExpressionDataset(), GeneExpressionDataset()
@@ -100,23 +98,9 @@ trainer = JVAETrainer(
     model, discriminator, datasets, 0.95, use_cuda=False, frequency=None,
     show_progbar=False, kappa=1.0, seed=seed,
 )
-on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
-
-
-def timed_epoch_begin():
-    wait()
-    clock["begin"] = time.perf_counter()
-    on_epoch_begin()
-
-
-def timed_epoch_end():
-    carry_on = on_epoch_end()
-    say(seconds=time.perf_counter() - clock["begin"])
-    return carry_on
-
-
-trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
-say(ready=True)
+"""
+    + EPOCH_CLOCK
+    + r"""say(ready=True)
 trainer.train(n_epochs=epochs, lr=lr)
 say(trained=True)
 wait()
@@ -127,6 +111,7 @@ rhos = [spearmanr(imputed[:, j], truth[:, j])[0] for j in range(truth.shape[1])]
 say(version=scvi.__version__, spearman=float(np.nanmedian(rhos)),
     threads=torch.get_num_threads())
 """
+)
 
 
 def read_counts(path: Path) -> np.ndarray:

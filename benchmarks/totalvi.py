@@ -38,6 +38,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_speed import (  # noqa: E402
+    CONTROL,
+    EPOCH_CLOCK,
     Runner,
     add_side_by_side_arguments,
     run_seeds_side_by_side,
@@ -51,7 +53,8 @@ DATA = (
     / "pbmc10k_cite_rna4000_adt14.h5ad"
 )
 
-RUNNER = r"""
+RUNNER = (
+    r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, torch
@@ -68,14 +71,9 @@ if threads > 0:
 cuda = cuda and torch.cuda.is_available()
 
 
-def say(**message):  # lines for the controller start with @@
-    print("@@" + json.dumps(message), flush=True)
-
-
-def wait():  # block until the controller says go
-    if sys.stdin.readline().strip() != "go":
-        sys.exit(0)
-
+"""
+    + CONTROL
+    + r"""
 
 data = np.load(path, allow_pickle=False)
 dataset = GeneExpressionDataset()
@@ -96,25 +94,9 @@ trainer = TotalTrainer(
     show_progbar=False, seed=seed, early_stopping_kwargs=None,
     data_loader_kwargs={"batch_size": batch_size},
 )
-on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
-
-
-def timed_epoch_begin():
-    wait()
-    clock["begin"] = time.perf_counter()
-    on_epoch_begin()
-
-
-def timed_epoch_end():
-    carry_on = on_epoch_end()
-    if cuda:
-        torch.cuda.synchronize()
-    say(seconds=time.perf_counter() - clock["begin"])
-    return carry_on
-
-
-trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
-say(ready=True)
+"""
+    + EPOCH_CLOCK
+    + r"""say(ready=True)
 trainer.train(n_epochs=epochs)
 say(trained=True)
 wait()
@@ -129,6 +111,7 @@ say(version=scvi.__version__, test_elbo=elbo, test_marginal_ll=marginal_ll,
     threads=torch.get_num_threads(), device="cuda" if cuda else "cpu",
     n_test=len(trainer.test_set.indices))
 """
+)
 
 
 def cite_seq_subset(path: Path, n_cells: int, n_genes: int, seed: int) -> dict:

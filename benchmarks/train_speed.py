@@ -37,7 +37,48 @@ import tempfile
 
 import numpy as np
 
-RUNNER = r"""
+#: the runners' side of the protocol: ``say`` a message to the controller, ``wait``
+#: for its go-ahead, ``stop_clock`` reports an epoch's seconds
+CONTROL = r"""
+def say(**message):  # lines for the controller start with @@
+    print("@@" + json.dumps(message), flush=True)
+
+
+def wait():  # block until the controller says go
+    if sys.stdin.readline().strip() != "go":
+        sys.exit(0)
+
+
+def stop_clock(begin, cuda=False):  # the GPU finishes its work first
+    if cuda:
+        torch.cuda.synchronize()
+    say(seconds=time.perf_counter() - begin)
+"""
+
+#: wraps the epoch hooks of ``trainer`` (a trainer of this library or of scvi
+#: 0.6.8): wait for the go-ahead before each epoch, report its seconds after it
+#: (synchronising the GPU where the runner set ``cuda``)
+EPOCH_CLOCK = r"""
+on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
+
+
+def timed_epoch_begin():
+    wait()
+    clock["begin"] = time.perf_counter()
+    on_epoch_begin()
+
+
+def timed_epoch_end():
+    carry_on = on_epoch_end()
+    stop_clock(clock["begin"], globals().get("cuda", False))
+    return carry_on
+
+
+trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
+"""
+
+RUNNER = (
+    r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, torch
@@ -52,14 +93,9 @@ if threads > 0:
     torch.set_num_threads(threads)
 
 
-def say(**message):  # lines for the controller start with @@
-    print("@@" + json.dumps(message), flush=True)
-
-
-def wait():  # block until the controller says go
-    if sys.stdin.readline().strip() != "go":
-        sys.exit(0)
-
+"""
+    + CONTROL
+    + r"""
 
 data = np.load(path)
 dataset = GeneExpressionDataset()
@@ -71,23 +107,9 @@ trainer = UnsupervisedTrainer(
     vae, dataset, train_size=0.9, batch_size=128, use_cuda=False, frequency=None,
     show_progbar=False, seed=seed,
 )
-on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
-
-
-def timed_epoch_begin():
-    wait()
-    clock["begin"] = time.perf_counter()
-    on_epoch_begin()
-
-
-def timed_epoch_end():
-    carry_on = on_epoch_end()
-    say(seconds=time.perf_counter() - clock["begin"])
-    return carry_on
-
-
-trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
-say(ready=True)
+"""
+    + EPOCH_CLOCK
+    + r"""say(ready=True)
 trainer.train(n_epochs=epochs, lr=1e-3)
 say(trained=True)
 wait()
@@ -98,6 +120,7 @@ marginal_ll = float(trainer.test_set.marginal_ll(n_mc_samples=mc))
 say(version=scvi.__version__, test_elbo=elbo, test_marginal_ll=marginal_ll,
     threads=torch.get_num_threads())
 """
+)
 
 
 def simulate(n_cells: int, n_genes: int, seed: int):

@@ -34,6 +34,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_speed import (  # noqa: E402
+    CONTROL,
+    EPOCH_CLOCK,
     Runner,
     add_side_by_side_arguments,
     run_seeds_side_by_side,
@@ -55,23 +57,11 @@ if threads > 0:
 cuda = cuda and torch.cuda.is_available()
 data = np.load(path)
 
+""" + CONTROL
 
-def say(**message):  # lines for the controller start with @@
-    print("@@" + json.dumps(message), flush=True)
-
-
-def wait():  # block until the controller says go
-    if sys.stdin.readline().strip() != "go":
-        sys.exit(0)
-
-
-def stop_clock(begin):
-    if cuda:
-        torch.cuda.synchronize()
-    say(seconds=time.perf_counter() - begin)
-"""
-
-OURS = PROLOGUE + r"""
+OURS = (
+    PROLOGUE
+    + r"""
 import scvi
 from scvi.dataset import GeneExpressionDataset
 from scvi.models import VAE
@@ -85,22 +75,9 @@ trainer = UnsupervisedTrainer(
     vae, dataset, train_size=0.9, batch_size=128, use_cuda=cuda, frequency=None,
     show_progbar=False, seed=seed,
 )
-on_epoch_begin, on_epoch_end, clock = trainer.on_epoch_begin, trainer.on_epoch_end, {}
-
-
-def timed_epoch_begin():
-    wait()
-    clock["begin"] = time.perf_counter()
-    on_epoch_begin()
-
-
-def timed_epoch_end():
-    carry_on = on_epoch_end()
-    stop_clock(clock["begin"])
-    return carry_on
-
-
-trainer.on_epoch_begin, trainer.on_epoch_end = timed_epoch_begin, timed_epoch_end
+"""
+    + EPOCH_CLOCK
+    + r"""
 say(ready=True)
 trainer.train(n_epochs=epochs, lr=1e-3)
 say(trained=True)
@@ -109,6 +86,7 @@ trainer.model.eval()
 torch.manual_seed(seed)
 say(version="ours " + scvi.__version__, test_elbo=float(trainer.test_set.elbo()))
 """
+)
 
 SCVI_TOOLS = PROLOGUE + r"""
 import anndata
@@ -129,7 +107,7 @@ class Clock(pl.Callback):
         self.begin = time.perf_counter()
 
     def on_train_epoch_end(self, trainer, module):
-        stop_clock(self.begin)
+        stop_clock(self.begin, cuda)
 
 
 say(ready=True)
