@@ -2,15 +2,13 @@
 decoder (and, with ``encoder_batch``, the encoder), passed on by TotalTrainer and
 every TotalPosterior query; none given is the 0.6 model."""
 
-import re
-
 import numpy as np
 import pytest
 import torch
 
 from scvi.dataset import SyntheticDataset
 from scvi.inference import TotalPosterior, TotalTrainer
-from scvi.models import TOTALVI, VAE
+from scvi.models import TOTALVI
 from scvi.models._totalvi_sampling import protein_expression
 
 G, P, N_CONT, CATS = 20, 5, 1, [3, 4]
@@ -90,7 +88,12 @@ COMBINATIONS = [
 
 @pytest.mark.parametrize("options, trainer_options", COMBINATIONS, ids=str)
 def test_training_and_every_query_with_covariates(
-    dataset, options, trainer_options, monkeypatch
+    dataset,
+    options,
+    trainer_options,
+    monkeypatch,
+    train_totalvi,
+    check_every_totalvi_query,
 ):
     torch.manual_seed(1)
     model = small(**options)
@@ -101,18 +104,7 @@ def test_training_and_every_query_with_covariates(
         return original(x, y, *args, **kwargs)
 
     monkeypatch.setattr(model, "inference", recording)
-    trainer = TotalTrainer(
-        model,
-        dataset,
-        show_progbar=False,
-        frequency=1,
-        early_stopping_kwargs=None,
-        data_loader_kwargs={"batch_size": 16},
-        **trainer_options,
-    )
-    trainer.train(n_epochs=2, lr=1e-2)
-    assert np.isfinite(trainer.history["elbo_train_set"]).all()
-    assert all(torch.isfinite(p).all() for p in model.parameters())
+    trainer = train_totalvi(model, dataset, 16, **trainer_options)
     # every call, training steps included, got the covariates of its own cells
     assert len(seen) > 8
     for x, cont, cat in seen:
@@ -126,38 +118,8 @@ def test_training_and_every_query_with_covariates(
         else:
             assert cat is None
 
-    n = dataset.nb_cells
-    post = trainer.create_posterior(indices=np.arange(n))
-    latent, batches, labels, library = post.get_latent()
-    assert latent.shape == (n, 4) and np.isfinite(latent).all()
-    assert batches.shape == (n, 1) and library.shape == (n,) and (library > 0).all()
-    genes, proteins = post.get_normalized_denoised_expression(n_samples=2)
-    np.testing.assert_allclose(genes.sum(1), 1, rtol=1e-4)
-    assert proteins.shape == (n, P) and (proteins >= 0).all()
-    assert (post.get_protein_mean(n_samples=2) > 0).all()
-    scale = post.get_sample_scale(transform_batch=[0, 1])
-    assert scale.shape == (n, G + P) and np.isfinite(scale).all()
-    mixing = post.get_sample_mixing(n_samples=2, give_mean=False)
-    assert mixing.shape == (n, P, 2) and ((mixing >= 0) & (mixing <= 1)).all()
-    assert (post.get_protein_background_mean() > 0).all()
-    if model.reconstruction_loss_gene == "zinb":
-        dropout = post.get_sample_dropout()
-        assert dropout.shape == (n, G) and ((dropout >= 0) & (dropout <= 1)).all()
-    assert post.imputation(n_samples=2).shape == (2, n, G)
-    x_new, x_old = post.generate(n_samples=2)
-    assert x_new.shape == (n, G + P, 2) and (x_new >= 0).all()
-    np.testing.assert_array_equal(x_old[:, G:], dataset.protein_expression)
-    assert [a.shape for a in post.generate_parameters()] == [(n, G)] * 3
-    samples = post.generate_denoised_samples(n_samples=2)
-    assert samples.shape == (n, G + P, 2) and (samples >= 0).all()
-    corr = post.generate_feature_correlation_matrix(n_samples=2)
-    assert corr.shape == (G + P, G + P)
-    for value in (post.elbo(), post.reconstruction_error(), post.marginal_ll(3)):
-        assert np.isfinite(value)
-    de = post.differential_expression_score(
-        idx1=np.arange(30), idx2=np.arange(30, 60), n_samples=10
-    )
-    assert de.shape[0] == G + P and np.isfinite(de["bayes_factor"]).all()
+    post = trainer.create_posterior(indices=np.arange(dataset.nb_cells))
+    check_every_totalvi_query(post, dataset, n_latent=4)
 
 
 def test_posterior_queries_match_the_model_on_the_datasets_covariates(dataset):
@@ -313,16 +275,3 @@ def test_missing_covariates_raise_clear_errors():
     )
     assert genes.shape == (3, 4, G) and proteins.shape == (3, 4, P)
     torch.testing.assert_close(genes.sum(-1), torch.ones(3, 4))
-
-
-@pytest.mark.parametrize(
-    "name, bad",
-    [("n_continuous_cov", -1), ("n_continuous_cov", 1.5), ("n_cats_per_cov", [0])],
-)
-def test_bad_covariate_numbers_raise_as_for_vae(name, bad):
-    with pytest.raises(ValueError) as vae_error:
-        VAE(G, **{name: bad})
-    message = str(vae_error.value)
-    assert message.startswith(name)
-    with pytest.raises(ValueError, match=re.escape(message)):
-        TOTALVI(G, P, **{name: bad})

@@ -11,7 +11,7 @@ from scipy.special import expit, logsumexp
 from scipy.stats import nbinom, norm
 
 from scvi.dataset import SyntheticDataset
-from scvi.inference import TotalPosterior, TotalTrainer
+from scvi.inference import TotalPosterior
 from scvi.models import TOTALVI, VAE
 from scvi.models._vae_options import MODEL_PRESETS
 
@@ -70,48 +70,13 @@ COMBINATIONS = [
 
 @pytest.mark.parametrize("options, trainer_options", COMBINATIONS, ids=str)
 def test_every_combination_trains_and_answers_every_query(
-    dataset, options, trainer_options
+    dataset, options, trainer_options, train_totalvi, check_every_totalvi_query
 ):
     torch.manual_seed(1)
     model = small(**options)
-    trainer = TotalTrainer(
-        model,
-        dataset,
-        show_progbar=False,
-        frequency=1,
-        early_stopping_kwargs=None,
-        data_loader_kwargs={"batch_size": 32},
-        **trainer_options,
-    )
-    trainer.train(n_epochs=2, lr=1e-2)
-    assert np.isfinite(trainer.history["elbo_train_set"]).all()
-    assert all(torch.isfinite(p).all() for p in model.parameters())
-    n = dataset.nb_cells
-    post = trainer.create_posterior(indices=np.arange(n))
-    latent, batches, labels, library = post.get_latent()
-    assert latent.shape == (n, 4) and np.isfinite(latent).all()
-    assert batches.shape == (n, 1) and library.shape == (n,) and (library > 0).all()
-    if model.use_observed_lib_size:
-        np.testing.assert_allclose(library, dataset.X.sum(1), rtol=1e-5)
-    genes, proteins = post.get_normalized_denoised_expression(n_samples=2)
-    np.testing.assert_allclose(genes.sum(1), 1, rtol=1e-4)
-    assert proteins.shape == (n, P) and (proteins >= 0).all()
-    assert (post.get_protein_mean(n_samples=2) > 0).all()
-    scale = post.get_sample_scale(transform_batch=[0, 1])
-    assert scale.shape == (n, G + P) and np.isfinite(scale).all()
-    mixing = post.get_sample_mixing()
-    assert ((mixing >= 0) & (mixing <= 1)).all()
-    assert (post.get_protein_background_mean() > 0).all()
-    assert post.imputation(n_samples=2).shape == (2, n, G)
-    x_new, x_old = post.generate(n_samples=2)
-    assert x_new.shape == (n, G + P, 2) and (x_new >= 0).all()
-    assert [a.shape for a in post.generate_parameters()] == [(n, G)] * 3
-    for value in (post.elbo(), post.reconstruction_error(), post.marginal_ll(3)):
-        assert np.isfinite(value)
-    de = post.differential_expression_score(
-        idx1=np.arange(30), idx2=np.arange(30, 60), n_samples=10
-    )
-    assert de.shape[0] == G + P and np.isfinite(de["bayes_factor"]).all()
+    trainer = train_totalvi(model, dataset, 32, **trainer_options)
+    post = trainer.create_posterior(indices=np.arange(dataset.nb_cells))
+    check_every_totalvi_query(post, dataset, n_latent=4)
 
 
 def norm_counts(module):
@@ -315,6 +280,9 @@ def test_marginal_ll_with_an_observed_library_matches_scipy(monkeypatch):
         ("use_batch_norm", True),
         ("use_observed_lib_size", "yes"),
         ("deeply_inject_covariates", 1),
+        ("n_continuous_cov", -1),
+        ("n_continuous_cov", 1.5),
+        ("n_cats_per_cov", [0]),
     ],
 )
 def test_bad_options_raise_as_for_vae(name, bad):
