@@ -7,6 +7,11 @@ import sys
 
 import numpy as np
 
+from .covariates import (
+    check_covariate_options,
+    covariate_settings,
+    drop_covariate_arrays,
+)
 from .launch import launch, needs_launch
 from .models import FIT, resolve_model_options
 from .proteins import DEFAULT_PROTEIN_KEY
@@ -41,6 +46,7 @@ def train(args: argparse.Namespace) -> int:
     resolve_model_options(args)
     if args.dispersion == "gene-batch" and args.batch_key is None:
         raise ValueError("--dispersion gene-batch needs batches: give --batch-key")
+    check_covariate_options(args)
     out = _check_output(args.out, args.force)
     nproc = getattr(args, "nproc", 1)
     if needs_launch(nproc):
@@ -104,6 +110,7 @@ def train(args: argparse.Namespace) -> int:
         # to_anndata puts a one-column measurement in obs: keep the proteins together
         del adata.obs["protein_expression"]
         adata.obsm["protein_expression"] = np.asarray(dataset.protein_expression)
+    drop_covariate_arrays(args, adata)
     for key, values in fitted.obsm.items():
         adata.obsm[key] = values
     for key, values in fitted.layers.items():
@@ -134,6 +141,7 @@ def train(args: argparse.Namespace) -> int:
         settings["protein_key"] = (
             "" if fmt != "h5ad" else args.protein_key or DEFAULT_PROTEIN_KEY
         )
+    settings.update(covariate_settings(args, dataset))
     settings.update(fitted.settings)
     if elbo_test is not None:
         settings["elbo_test_set"] = elbo_test

@@ -9,6 +9,8 @@ from typing import Dict, NamedTuple
 
 import numpy as np
 
+from .covariates import covariate_model_kwargs
+
 logger = logging.getLogger(__name__)
 
 MODELS = ("scvi", "totalvi")
@@ -168,6 +170,7 @@ def fit_scvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         dispersion=args.dispersion,
         reconstruction_loss=args.likelihood,
         preset=preset,
+        **covariate_model_kwargs(args, dataset),
     )
     trainer = UnsupervisedTrainer(
         model,
@@ -237,6 +240,7 @@ def fit_totalvi(args, dataset, n_batch: int, use_cuda: bool) -> Fitted:
         gene_dispersion=args.dispersion,
         reconstruction_loss_gene=args.likelihood,
         preset=preset,
+        **covariate_model_kwargs(args, dataset),
     )
     n_train = int(np.floor(args.train_size * dataset.nb_cells))
     early_stopping = not args.no_early_stopping and n_train < dataset.nb_cells

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         "obsm['totalvi_denoised_proteins'] (denoised protein expression, "
         "background removed) and obsm['totalvi_protein_foreground_prob'] (the "
         "probability that each protein count is foreground, not background). "
+        "--continuous-covariate-keys and --categorical-covariate-keys give either "
+        "model extra covariates from the cell columns of an .h5ad or .loom input "
+        "(recorded in uns['scvi']). "
         "Defaults marked scvi/totalvi depend on --model (scVI 0.6's defaults).",
     )
     train.add_argument(
@@ -124,6 +127,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="obs column (h5ad), column attribute (loom) or cell attribute ('batch_"
         "indices': barcode suffix, for 10x) naming each cell's batch; default: "
         "no batch correction",
+    )
+    data.add_argument(
+        "--continuous-covariate-keys",
+        nargs="+",
+        metavar="KEY",
+        help="numeric obs columns (h5ad) or column attributes (loom) given to the "
+        "model as continuous covariates (cell attribute 'cont_covs', "
+        "n_continuous_cov), in this order; every value must be finite",
+    )
+    data.add_argument(
+        "--categorical-covariate-keys",
+        nargs="+",
+        metavar="KEY",
+        help="obs columns (h5ad) or column attributes (loom) given to the model as "
+        "extra categorical covariates beside the batch (cell attribute 'cat_covs', "
+        "codes 0..k-1 of the sorted values, or of the categories of a categorical "
+        "column; n_cats_per_cov); no value may be missing",
     )
     data.add_argument(
         "--cells-by-genes",

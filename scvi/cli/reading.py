@@ -8,6 +8,14 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from .covariates import (
+    check_covariate_format,
+    check_covariate_keys,
+    check_covariate_options,
+    covariate_arrays,
+    covariate_keys,
+    register_covariates,
+)
 from .proteins import DEFAULT_PROTEIN_KEY, check_protein_counts, proteins_from_obsm
 
 logger = logging.getLogger(__name__)
@@ -85,9 +93,13 @@ def _read_h5ad(
     use_raw: bool,
     proteins: bool = False,
     protein_key: Optional[str] = None,
+    args: Optional[argparse.Namespace] = None,
 ):
     """Read an .h5ad file; with ``proteins``, ``obsm[protein_key]`` (default
-    ``"protein_expression"``) becomes the ``protein_expression`` of the dataset."""
+    ``"protein_expression"``) becomes the ``protein_expression`` of the dataset.
+
+    Returns the dataset, the cell names, the obs columns to add to the output and
+    the obs columns named by the covariate keys of ``args``."""
     import anndata
 
     from ..dataset import AnnDatasetFromAnnData, CellMeasurement
@@ -100,6 +112,8 @@ def _read_h5ad(
         raise _unknown_batch_key(
             batch_key, f"{path} has no such obs column", list(ad.obs.columns)
         )
+    if args is not None:
+        check_covariate_keys(args, ad.obs.columns, f"{path} has no such obs column")
     mappings = None  # those of uns["cell_measurements_col_mappings"]
     if proteins:
         counts, names = proteins_from_obsm(ad, protein_key, path)
@@ -124,40 +138,64 @@ def _read_h5ad(
     extra_obs = {}
     if batch_key is not None:
         extra_obs[batch_key] = ad.obs[batch_key].to_numpy()
-    return dataset, np.asarray(ad.obs_names).astype(str), extra_obs
+    columns = {}
+    if args is not None:
+        keys = sum(covariate_keys(args), [])
+        columns = {key: ad.obs[key] for key in keys}
+    return dataset, np.asarray(ad.obs_names).astype(str), extra_obs, columns
 
 
-def _read_loom(path: str, batch_key: Optional[str]):
+def _loom_column_attributes(path: str) -> list:
+    """The column attributes of a .loom file, sorted."""
     import h5py
 
+    try:
+        with h5py.File(path, "r") as file:
+            group = file.get("col_attrs")
+            return sorted(group.keys()) if group is not None else []
+    except OSError as error:
+        raise ValueError(
+            f"could not read {path} as a .loom (HDF5) file: {error}"
+        ) from None
+
+
+def _read_loom(
+    path: str, batch_key: Optional[str], args: Optional[argparse.Namespace] = None
+):
+    """Read a .loom file (its cells without count are removed); returns the
+    dataset, the cell names, the obs columns to add to the output and the column
+    attributes named by the covariate keys of ``args``, for the cells kept."""
     from ..dataset import LoomDataset
 
-    if batch_key is not None:
-        try:
-            with h5py.File(path, "r") as file:
-                group = file.get("col_attrs")
-                available = sorted(group.keys()) if group is not None else []
-        except OSError as error:
-            raise ValueError(
-                f"could not read {path} as a .loom (HDF5) file: {error}"
-            ) from None
-        if batch_key not in available:
+    keys = sum(covariate_keys(args), []) if args is not None else []
+    if batch_key is not None or keys:
+        available = _loom_column_attributes(path)
+        if batch_key is not None and batch_key not in available:
             raise _unknown_batch_key(
                 batch_key, f"{path} has no such column attribute", available
             )
+        if keys:
+            where = f"{path} has no such column attribute"
+            check_covariate_keys(args, available, where)
     folder, name = os.path.split(os.path.abspath(path))
-    if batch_key is None:
-        dataset = LoomDataset(name, save_path=folder)
+    kwargs = {}
+    if batch_key is not None:
+        kwargs["batch_indices_attribute_name"] = batch_key
+    columns = {}
+    if keys:
+        from ._covariate_loom import CovariateLoomDataset
+
+        dataset = CovariateLoomDataset(name, folder, keys, **kwargs)
+        columns = dataset.covariate_columns
+        del dataset.covariate_columns
     else:
-        dataset = LoomDataset(
-            name, save_path=folder, batch_indices_attribute_name=batch_key
-        )
+        dataset = LoomDataset(name, save_path=folder, **kwargs)
     names = None
     for attribute in _LOOM_CELL_NAMES:
         if attribute in dataset.cell_attribute_names:
             names = np.asarray(getattr(dataset, attribute)).reshape(-1).astype(str)
             break
-    return dataset, names, {}
+    return dataset, names, {}, columns
 
 
 def _read_10x(path: str, batch_key: Optional[str]):
@@ -222,7 +260,10 @@ def load_input(args: argparse.Namespace) -> Tuple[object, np.ndarray, dict, str]
     """The dataset to train on, its cell names, obs columns to add, its format.
 
     With ``--model totalvi`` the dataset has checked protein counts
-    (``protein_expression``, named by ``protein_names``).
+    (``protein_expression``, named by ``protein_names``). With
+    ``--continuous-covariate-keys`` / ``--categorical-covariate-keys`` it has the
+    cell attributes ``cont_covs`` (float32) / ``cat_covs`` (int64 codes ``0..k-1``
+    per key), one row per cell kept.
     """
     totalvi = getattr(args, "model", "scvi") == "totalvi"
     protein_key = getattr(args, "protein_key", None)
@@ -233,15 +274,20 @@ def load_input(args: argparse.Namespace) -> Tuple[object, np.ndarray, dict, str]
             "(a 10x folder gives the 'Antibody Capture' features as proteins, the "
             "demo dataset has its own)"
         )
+    check_covariate_options(args)
+    check_covariate_format(args, fmt)
+    columns = {}
     if args.demo:
         dataset, names, extra_obs = _read_demo(args)
     else:
         if fmt == "h5ad":
-            dataset, names, extra_obs = _read_h5ad(
-                args.input, args.batch_key, args.use_raw, totalvi, protein_key
+            dataset, names, extra_obs, columns = _read_h5ad(
+                args.input, args.batch_key, args.use_raw, totalvi, protein_key, args
             )
         elif fmt == "loom":
-            dataset, names, extra_obs = _read_loom(args.input, args.batch_key)
+            dataset, names, extra_obs, columns = _read_loom(
+                args.input, args.batch_key, args
+            )
         elif fmt == "10x":
             dataset, names, extra_obs = _read_10x(args.input, args.batch_key)
         else:
@@ -252,6 +298,12 @@ def load_input(args: argparse.Namespace) -> Tuple[object, np.ndarray, dict, str]
         dataset.remap_categorical_attributes(["batch_indices"])
     if names is None or len(names) != dataset.nb_cells:
         names = np.arange(dataset.nb_cells).astype(str)
+    if columns:
+        what = "obs column" if fmt == "h5ad" else "column attribute"
+        cont, cat = covariate_arrays(
+            args, columns, dataset.nb_cells, f"{what} of {args.input}"
+        )
+        register_covariates(dataset, cont, cat)
     if totalvi:
         where = "the demo dataset" if args.demo else args.input
         source = {
