@@ -53,6 +53,22 @@ DATA = (
     / "pbmc10k_cite_rna4000_adt14.h5ad"
 )
 
+#: the arrays of :func:`cite_seq_subset` (``data`` in a runner script) as the
+#: genes and the ``protein_expression`` measurement of ``dataset`` (scVI 0.6's API;
+#: also run by ``vs_scvi_tools.py``)
+CITE_SEQ_DATASET = r"""
+dataset = GeneExpressionDataset()
+dataset.populate_from_data(data["X"], gene_names=data["gene_names"])
+dataset.initialize_cell_measurement(
+    CellMeasurement(
+        name="protein_expression",
+        data=data["Y"],
+        columns_attr_name="protein_names",
+        columns=data["protein_names"],
+    )
+)
+"""
+
 RUNNER = (
     r"""
 import json, sys, time, warnings
@@ -76,17 +92,9 @@ cuda = cuda and torch.cuda.is_available()
     + r"""
 
 data = np.load(path, allow_pickle=False)
-dataset = GeneExpressionDataset()
-dataset.populate_from_data(data["X"], gene_names=data["gene_names"])
-dataset.initialize_cell_measurement(
-    CellMeasurement(
-        name="protein_expression",
-        data=data["Y"],
-        columns_attr_name="protein_names",
-        columns=data["protein_names"],
-    )
-)
-np.random.seed(seed)
+"""
+    + CITE_SEQ_DATASET
+    + r"""np.random.seed(seed)
 torch.manual_seed(seed)
 model = TOTALVI(dataset.nb_genes, len(dataset.protein_names))
 trainer = TotalTrainer(

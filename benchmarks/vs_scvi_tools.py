@@ -54,7 +54,7 @@ from train_speed import (  # noqa: E402
     run_seeds_side_by_side,
     simulate,
 )
-from totalvi import DATA, cite_seq_subset  # noqa: E402
+from totalvi import CITE_SEQ_DATASET, DATA, cite_seq_subset  # noqa: E402
 
 #: the start of both runner scripts: arguments, messages to the controller
 PROLOGUE = r"""
@@ -94,14 +94,9 @@ from scvi.dataset import CellMeasurement
 from scvi.models import TOTALVI
 from scvi.inference import TotalTrainer
 
-dataset = GeneExpressionDataset()
-dataset.populate_from_data(data["X"])
-dataset.initialize_cell_measurement(
-    CellMeasurement(
-        name="protein_expression", data=data["Y"], columns_attr_name="protein_names",
-        columns=np.array([f"p{i}" for i in range(data["Y"].shape[1])]),
-    )
-)
+"""
+    + CITE_SEQ_DATASET
+    + r"""
 scvi.set_seed(seed)
 model = TOTALVI(
     dataset.nb_genes, data["Y"].shape[1], n_layers_encoder=2,
@@ -217,7 +212,6 @@ def main(argv=None) -> None:
         print(f"data: {args.cells} cells x {args.genes} genes (simulated), 2 batches")
     else:
         data = cite_seq_subset(Path(args.data), args.cells, args.genes, args.seed)
-        data = {"X": data["X"], "Y": data["Y"]}
         print(
             f"data: {args.cells} cells x {args.genes} genes x "
             f"{data['Y'].shape[1]} proteins of {Path(args.data).name}"

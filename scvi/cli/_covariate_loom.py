@@ -6,7 +6,6 @@ from typing import Dict
 import numpy as np
 
 from ..dataset import LoomDataset
-from ..dataset._matrix import row_sums
 
 
 class CovariateLoomDataset(LoomDataset):
@@ -32,9 +31,14 @@ class CovariateLoomDataset(LoomDataset):
 
     def _read_loom(self, path: str) -> dict:
         loom = super()._read_loom(path)
-        kept = row_sums(loom["X"]) > 0  # LoomDataset removes the cells without count
         self.covariate_columns = {
-            key: np.asarray(loom["col_attrs"][key])[kept]
-            for key in self._covariate_keys
+            key: np.asarray(loom["col_attrs"][key]) for key in self._covariate_keys
         }
         return loom
+
+    def _kept_cells(self, X) -> np.ndarray:
+        kept = super()._kept_cells(X)
+        self.covariate_columns = {
+            key: values[kept] for key, values in self.covariate_columns.items()
+        }
+        return kept

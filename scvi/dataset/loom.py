@@ -255,7 +255,7 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
             labels, cell_types = self._code_labels(labels, cell_types, path)
         col_attrs = self._cell_attributes(col_attrs, path)
 
-        expressing = row_sums(X) > 0
+        expressing = self._kept_cells(X)
         if not expressing.all():
             logger.warning("Removing non-expressing cells")
             X = X[expressing]
@@ -278,6 +278,11 @@ class LoomDataset(SingleFileMixin, DownloadableDataset):
         """The file's counts and attributes, as :func:`read_loom` (hook for
         :class:`~scvi.dataset.BackedLoomDataset`)."""
         return read_loom(path)
+
+    def _kept_cells(self, X) -> np.ndarray:
+        """Boolean mask of the cells kept: those with at least one count (hook
+        for subclasses that keep columns of their own in step)."""
+        return row_sums(X) > 0
 
     def _code_labels(self, labels: np.ndarray, cell_types, path: str):
         """Labels as integer codes, and the cell types that name them."""
