@@ -242,14 +242,17 @@ def score_file(path_in: str, path_out: str) -> None:
 
 
 def mean_over_seeds(per_seed: dict) -> dict:
-    """``{"data:model": {metric: mean}}`` from ``{"data:model:seed": scores}``."""
+    """``{"data:model": {metric: mean}}`` from ``{"data:model:seed": scores}``,
+    with ``total_sd``: the standard deviation of the total over the seeds (0 for
+    one seed)."""
     grouped = {}
     for key, values in per_seed.items():
         grouped.setdefault(key.rsplit(":", 1)[0], []).append(values)
-    return {
-        key: {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
-        for key, runs in grouped.items()
-    }
+    means = {}
+    for key, runs in grouped.items():
+        means[key] = {m: float(np.mean([r[m] for r in runs])) for m in runs[0]}
+        means[key]["total_sd"] = float(np.std([r["total"] for r in runs], ddof=0))
+    return means
 
 
 def scib_python(requested):
@@ -326,7 +329,14 @@ def main(argv=None):
             per_seed = json.load(f)
     results = mean_over_seeds(per_seed)
     columns = ["kmeans_ARI", "ARI", "NMI", "silhouette_label", "isolated_labels", "bio"]
-    columns += ["iLISI", "graph_connectivity", "silhouette_batch", "batch", "total"]
+    columns += [
+        "iLISI",
+        "graph_connectivity",
+        "silhouette_batch",
+        "batch",
+        "total",
+        "total_sd",
+    ]
     print(f"\nepochs: {args.epochs}, training seeds {args.train_seeds} (mean)")
     print(f"{'data:model':32s}" + "".join(f"{c[:9]:>10s}" for c in columns) + "   time")
     for key, values in results.items():
