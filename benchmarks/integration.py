@@ -9,7 +9,9 @@ Usage::
 
 ``--variant NAME=JSON`` adds the modern preset with extra keyword arguments,
 e.g. ``--variant 'nb={"model": {"reconstruction_loss": "nb"}}'`` or
-``--variant 'warmup100={"trainer": {"n_epochs_kl_warmup": 100}}'``.
+``--variant 'warmup400={"trainer": {"n_epochs_kl_warmup": 400}}'``. The
+modern preset trains with ``UnsupervisedTrainer(n_epochs_kl_warmup="auto")``
+(the KL warm-up ends with training), as ``scvi train --modern`` does.
 
 Each model trains the same number of epochs (``--epochs``, default 100; ``auto``
 uses each library's own epoch rule), once per training seed (``--train-seeds``,
@@ -103,6 +105,8 @@ def train_ours(x, batches, preset, epochs, seed, variant=None):
         dataset.nb_genes, n_batch=n_batch, preset=preset, **variant.get("model", {})
     )
     trainer_kwargs = dict(train_size=0.9 if modern else 0.8, show_progbar=False)
+    if modern:  # the recommended pairing: the KL warm-up ends with training
+        trainer_kwargs["n_epochs_kl_warmup"] = "auto"
     trainer_kwargs.update(variant.get("trainer", {}))
     trainer = UnsupervisedTrainer(model, dataset, **trainer_kwargs)
     trainer.train(n_epochs=epochs if epochs != "auto" else "auto" if modern else 400)

@@ -70,6 +70,8 @@ def resolve_model_options(args: argparse.Namespace) -> None:
     if getattr(args, "modern", False):
         if args.epochs is None:  # the preset's epoch rule by dataset size
             args.epochs = "auto"
+        if model == "scvi" and getattr(args, "n_epochs_kl_warmup", None) is None:
+            args.n_epochs_kl_warmup = "auto"  # ends with training when it is short
     for name, value in MODEL_DEFAULTS[model].items():
         if getattr(args, name, None) is None:
             setattr(args, name, value)
@@ -127,12 +129,14 @@ def _float32(values) -> np.ndarray:
 
 def _resolve_preset(args, dataset):
     """The model preset of ``--modern`` (None without it); an ``"auto"`` epoch
-    count becomes the preset's rule by dataset size, so that ``uns["scvi"]``
-    records the number."""
-    from ..inference.trainers.unsupervised import auto_n_epochs
+    count becomes the preset's rule by dataset size, and an ``"auto"`` KL
+    warm-up ``min(epochs, 400)``, so that ``uns["scvi"]`` records the numbers."""
+    from ..inference.trainers.unsupervised import auto_kl_warmup_epochs, auto_n_epochs
 
     if args.epochs == "auto":
         args.epochs = auto_n_epochs(dataset.nb_cells)
+    if getattr(args, "n_epochs_kl_warmup", None) == "auto":
+        args.n_epochs_kl_warmup = auto_kl_warmup_epochs(args.epochs)
     return "modern" if getattr(args, "modern", False) else None
 
 

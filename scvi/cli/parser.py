@@ -215,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--modern",
         action="store_true",
         help="the 'modern' preset of the model (observed library size; epochs "
-        "by dataset size unless --epochs), see "
+        "by dataset size unless --epochs; for scvi, a KL warm-up of min(epochs, "
+        "400) unless --n-epochs-kl-warmup), see "
         "docs/modern_options.rst",
     )
     fit.add_argument("--seed", type=_int_at_least(0), default=0, help="(default: 0)")

@@ -11,7 +11,7 @@ from scvi.cli import main
 from scvi.dataset import SyntheticDataset
 from scvi.inference import UnsupervisedTrainer
 from scvi.inference.trainers.loop import Trainer
-from scvi.inference.trainers.unsupervised import auto_n_epochs
+from scvi.inference.trainers.unsupervised import auto_kl_warmup_epochs, auto_n_epochs
 from scvi.models import VAE
 
 
@@ -57,10 +57,46 @@ def test_the_epoch_rule_is_opt_in(dataset, monkeypatch):
     assert _recorded_epochs(monkeypatch, large, n_epochs="auto") == 200
 
 
+@pytest.mark.parametrize("n_epochs, warmup", [(0, 0), (3, 3), (400, 400), (999, 400)])
+def test_auto_kl_warmup_is_the_shorter_of_training_and_400(n_epochs, warmup):
+    assert auto_kl_warmup_epochs(n_epochs) == warmup
+
+
+def test_auto_kl_warmup_follows_each_train_call(dataset, monkeypatch):
+    model = VAE(dataset.nb_genes, preset="modern")
+    trainer = UnsupervisedTrainer(
+        model, dataset, n_epochs_kl_warmup="auto", show_progbar=False
+    )
+    assert trainer.auto_kl_warmup and trainer.n_epochs_kl_warmup == 400
+    monkeypatch.setattr(type(dataset), "__len__", lambda self: 40000)
+    assert _recorded_epochs(monkeypatch, trainer, n_epochs="auto") == 200
+    assert trainer.n_epochs_kl_warmup == 200
+    _recorded_epochs(monkeypatch, trainer, n_epochs=1000)
+    assert trainer.n_epochs_kl_warmup == 400
+    # a number given stays as it is
+    fixed = UnsupervisedTrainer(model, dataset, n_epochs_kl_warmup=400)
+    _recorded_epochs(monkeypatch, fixed, n_epochs=3)
+    assert not fixed.auto_kl_warmup and fixed.n_epochs_kl_warmup == 400
+
+
+def test_auto_kl_warmup_reaches_the_elbo_by_the_last_epoch(dataset):
+    model = VAE(dataset.nb_genes, n_hidden=8, preset="modern")
+    trainer = UnsupervisedTrainer(
+        model, dataset, n_epochs_kl_warmup="auto", show_progbar=False
+    )
+    weights = []
+    trainer.on_epoch_begin = lambda: weights.append(trainer.kl_weight)
+    trainer.train(n_epochs=4)
+    assert trainer.n_epochs_kl_warmup == 4
+    np.testing.assert_allclose(weights, [0.0, 0.25, 0.5, 0.75])
+
+
 def test_bad_trainer_options_raise(dataset):
     model = VAE(dataset.nb_genes)
     with pytest.raises(ValueError, match="early_stopping must be a bool"):
         UnsupervisedTrainer(model, dataset, early_stopping="yes")
+    with pytest.raises(ValueError, match="n_epochs_kl_warmup must be None, a num"):
+        UnsupervisedTrainer(model, dataset, n_epochs_kl_warmup="soon")
     trainer = UnsupervisedTrainer(model, dataset, show_progbar=False)
     with pytest.raises(ValueError, match="n_epochs must be an int or 'auto'"):
         trainer.train(n_epochs="many")
@@ -101,8 +137,12 @@ def test_cli_train_modern(tmp_path, capsys):
     assert (
         adata.uns["scvi"]["preset"] == "modern" and adata.uns["scvi"]["n_epochs"] == 2
     )
+    # the KL warm-up ends with the 2 epochs, unless given
+    assert adata.uns["scvi"]["n_epochs_kl_warmup"] == 2
     assert adata.obsm["X_scVI"].shape == (80, 10)
     assert np.isfinite(adata.obsm["X_scVI"]).all()
+    assert main(argv + ["--n-epochs-kl-warmup", "5", "--force"]) == 0
+    assert anndata.read_h5ad(out).uns["scvi"]["n_epochs_kl_warmup"] == 5
 
 
 def test_cli_train_modern_totalvi(tmp_path):
@@ -138,8 +178,9 @@ def test_cli_modern_epoch_rule_by_dataset_size():
     class Cells:
         nb_cells = 50_000
 
-    args = argparse.Namespace(epochs="auto", modern=True)
+    args = argparse.Namespace(epochs="auto", modern=True, n_epochs_kl_warmup="auto")
     assert _resolve_preset(args, Cells()) == "modern"
     assert args.epochs == auto_n_epochs(50_000) == 160
+    assert args.n_epochs_kl_warmup == 160
     args = argparse.Namespace(epochs=7, modern=False)
     assert _resolve_preset(args, Cells()) is None and args.epochs == 7

@@ -4,6 +4,7 @@ import copy
 import logging
 from typing import Optional, Union
 
+import numpy as np
 import torch
 
 from ...models._vae_covariates import covariate_kwargs
@@ -40,6 +41,32 @@ def auto_n_epochs(n_cells: int) -> int:
     if isinstance(n_cells, bool) or not isinstance(n_cells, int) or n_cells < 1:
         raise ValueError(f"n_cells must be a positive int, got {n_cells!r}")
     return max(1, min(round(20000 / n_cells * 400), 400))
+
+
+#: the longest KL warm-up of ``n_epochs_kl_warmup="auto"`` (scVI 0.6's default)
+MAX_AUTO_KL_WARMUP = 400
+
+
+def auto_kl_warmup_epochs(n_epochs: int) -> int:
+    """The KL warm-up of ``n_epochs_kl_warmup="auto"``: ``min(n_epochs, 400)``.
+
+    The warm-up then ends with training when training is shorter than scVI
+    0.6's 400-epoch warm-up (a large dataset under :func:`auto_n_epochs`), so
+    that the last epochs optimise the ELBO itself (KL weight ``(n_epochs - 1) /
+    n_epochs`` at the last one) instead of a loss whose KL weight never passed
+    ``n_epochs / 400``.
+
+    Parameters
+    ----------
+    n_epochs
+        Number of epochs of the training run (>= 0).
+
+    Returns
+    -------
+    int
+        Epochs of the linear warm-up.
+    """
+    return min(int(n_epochs), MAX_AUTO_KL_WARMUP)
 
 
 def model_terms(model, tensors, feed_labels: bool = True):
@@ -84,9 +111,12 @@ class UnsupervisedTrainer(Trainer):
     n_epochs_kl_warmup
         Number of epochs for the linear warm-up of the KL term. After it, the
         training objective is the ELBO. If not None, it overrides
-        ``n_iter_kl_warmup``. If your applications rely on the posterior quality
-        (differential expression, batch effect removal), train for more epochs
-        (or iterations) than the warm-up.
+        ``n_iter_kl_warmup``. If your applications rely on the posterior
+        quality (differential expression, batch effect removal), train for more
+        epochs (or iterations) than the warm-up. ``"auto"`` (an addition to scVI
+        0.6): each :meth:`train` call warms up over
+        :func:`auto_kl_warmup_epochs` of its epoch count, ``min(n_epochs,
+        400)``.
     normalize_loss
         Divide the loss by the number of training cells. Default: None, which is
         False for an AutoZIVAE and True otherwise.
@@ -121,7 +151,7 @@ class UnsupervisedTrainer(Trainer):
         train_size: Union[int, float] = 0.8,
         test_size: Optional[Union[int, float]] = None,
         n_iter_kl_warmup: Optional[int] = None,
-        n_epochs_kl_warmup: Optional[int] = 400,
+        n_epochs_kl_warmup: Union[int, str, None] = 400,
         normalize_loss: Optional[bool] = None,
         *,
         early_stopping: bool = False,
@@ -134,6 +164,15 @@ class UnsupervisedTrainer(Trainer):
             stopping.update(kwargs.get("early_stopping_kwargs") or {})
             kwargs["early_stopping_kwargs"] = stopping
         super().__init__(model, gene_dataset, **kwargs)
+        #: ``n_epochs_kl_warmup="auto"``: set by each :meth:`train` call
+        self.auto_kl_warmup = isinstance(n_epochs_kl_warmup, str)
+        if self.auto_kl_warmup:
+            if n_epochs_kl_warmup != "auto":
+                raise ValueError(
+                    "n_epochs_kl_warmup must be None, a number >= 0 or 'auto', "
+                    f"got {n_epochs_kl_warmup!r}"
+                )
+            n_epochs_kl_warmup = MAX_AUTO_KL_WARMUP
         for name, value in (
             ("n_iter_kl_warmup", n_iter_kl_warmup),
             ("n_epochs_kl_warmup", n_epochs_kl_warmup),
@@ -177,7 +216,8 @@ class UnsupervisedTrainer(Trainer):
         n_epochs
             Number of epochs, or ``"auto"`` for :func:`auto_n_epochs` of the
             dataset's cell count (scvi-tools' rule, recommended with the
-            models' ``preset="modern"``).
+            models' ``preset="modern"``). With ``n_epochs_kl_warmup="auto"``
+            the warm-up lasts :func:`auto_kl_warmup_epochs` of it.
         lr, eps, params, **extras_kwargs
             As in :meth:`Trainer.train`.
         """
@@ -186,6 +226,9 @@ class UnsupervisedTrainer(Trainer):
                 raise ValueError(f"n_epochs must be an int or 'auto', got {n_epochs!r}")
             n_epochs = auto_n_epochs(len(self.gene_dataset))
             logger.info("training for %d epochs (epoch rule by dataset size)", n_epochs)
+        if self.auto_kl_warmup and isinstance(n_epochs, (int, np.integer)):
+            # (a bad n_epochs is refused by Trainer.train)
+            self.n_epochs_kl_warmup = auto_kl_warmup_epochs(max(n_epochs, 0))
         return super().train(n_epochs, lr=lr, eps=eps, params=params, **extras_kwargs)
 
     @property
