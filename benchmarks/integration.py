@@ -314,12 +314,11 @@ def main(argv=None):
                     latent = train_scvi_tools(
                         args.scvi_tools_python, x, batches, epochs, seed, workdir
                     )
-                elif model in variants:
+                else:  # a variant is the modern preset with extra arguments
+                    preset = "modern" if model in variants else model
                     latent = train_ours(
-                        x, batches, "modern", epochs, seed, variants[model]
+                        x, batches, preset, epochs, seed, variants.get(model)
                     )
-                else:
-                    latent = train_ours(x, batches, model, epochs, seed)
                 spent = time.time() - begin
                 seconds[f"{name}:{model}"] = seconds.get(f"{name}:{model}", 0) + spent
                 arrays[f"latent:{name}:{model}:{seed}"] = latent
